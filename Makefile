@@ -1,0 +1,58 @@
+# Two commands for a fresh clone (see README):  make run   |   make test
+PYTHON ?= python3
+VENV   ?= .venv
+SHARED ?= ../shared
+BIN    := $(VENV)/bin
+
+# Offline copies of the models and tiktoken encodings, when ../shared is beside the clone (CI, dev
+# machines). Without it, fastembed and tiktoken download as usual.
+ifneq ($(wildcard $(SHARED)/models),)
+export AZSDK_RAG_MODEL_DIR ?= $(abspath $(SHARED)/models)
+export HF_HUB_OFFLINE ?= 1
+endif
+ifneq ($(wildcard $(SHARED)/tiktoken),)
+export TIKTOKEN_CACHE_DIR ?= $(abspath $(SHARED)/tiktoken)
+endif
+ifneq ($(wildcard $(SHARED)/corpus),)
+export AZSDK_RAG_CORPUS ?= $(abspath $(SHARED)/corpus)
+endif
+
+.PHONY: setup run test test-python test-extension lint eval bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+## The main job on the embedded defaults: index the READMEs, show the index, answer a question.
+run: setup
+	$(BIN)/azsdk-rag ingest
+	$(BIN)/azsdk-rag status
+	$(BIN)/azsdk-rag ask "/python upload a file to a blob container"
+
+## Everything CI runs: lint, the Python suite, the VS Code extension's build and tests.
+test: setup lint test-python test-extension
+
+test-python: setup
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-extension: setup
+	@if [ -f extension/package.json ]; then \
+	  cd extension && npm ci --no-audit --no-fund && npm run build && \
+	  AZSDK_RAG_SERVER_CMD='["$(abspath $(BIN))/azsdk-rag","serve","--stdio"]' npm test; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+
+eval: setup
+	$(BIN)/azsdk-rag eval $(SHARED)/eval/questions.jsonl
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info extension/node_modules extension/out

@@ -1,0 +1,154 @@
+"""Dense and sparse embedders: fastembed models (offline-capable) or Azure OpenAI.
+
+Every loader accepts a local folder (``AZSDK_RAG_MODEL_DIR``) so that offline machines and CI never
+reach a hub; without one, fastembed downloads the model by name as usual.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from langchain_qdrant import SparseEmbeddings, SparseVector
+
+from .errors import ConfigError
+from .settings import Settings
+
+# Folder names the shared model copies use, beside the default "last segment of the name" rule.
+_FOLDER_ALIASES = {"sentence-transformers/all-MiniLM-L6-v2": ("all-MiniLM-L6-v2-onnx",)}
+
+
+@dataclass(frozen=True)
+class EmbedderInfo:
+    """What built a collection; recorded in it so a mismatched embedder is refused, not misused."""
+
+    dense_model: str
+    dense_dim: int
+    sparse_model: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dense_model": self.dense_model, "dense_dim": self.dense_dim,
+                "sparse_model": self.sparse_model}
+
+    def describe(self) -> str:
+        return f"{self.dense_model} ({self.dense_dim}-d) + {self.sparse_model}"
+
+
+def local_model_path(model_dir: Path | None, model_name: str) -> Path | None:
+    """The folder of ``model_name`` under ``model_dir``, if one is given; an error if it is missing."""
+    if model_dir is None:
+        return None
+    last = model_name.rsplit("/", 1)[-1]
+    candidates = [*_FOLDER_ALIASES.get(model_name, ()), last, f"{last}-onnx",
+                  model_name.replace("/", "--")]
+    for name in candidates:
+        if (model_dir / name).is_dir():
+            return model_dir / name
+    raise ConfigError(
+        f"No folder for model {model_name} in {model_dir} (looked for {', '.join(candidates)})."
+    )
+
+
+def _fastembed_kwargs(model_dir: Path | None, model_name: str) -> dict[str, Any]:
+    path = local_model_path(model_dir, model_name)
+    if path is None:
+        return {}
+    return {"specific_model_path": str(path), "local_files_only": True}
+
+
+@lru_cache(maxsize=8)
+def _text_embedding(model_name: str, model_dir: Path | None) -> Any:
+    from fastembed import TextEmbedding
+
+    try:
+        return TextEmbedding(model_name, **_fastembed_kwargs(model_dir, model_name))
+    except ConfigError:
+        raise
+    except Exception as exc:  # fastembed raises bare errors for a missing or broken model
+        raise ConfigError(f"Cannot load embedding model {model_name}: {exc}") from None
+
+
+@lru_cache(maxsize=8)
+def _sparse_embedding(model_name: str, model_dir: Path | None) -> Any:
+    from fastembed import SparseTextEmbedding
+
+    try:
+        return SparseTextEmbedding(model_name, **_fastembed_kwargs(model_dir, model_name))
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"Cannot load sparse model {model_name}: {exc}") from None
+
+
+class FastEmbedDense(Embeddings):
+    """A fastembed dense model as a LangChain ``Embeddings``; the ONNX session is shared per process."""
+
+    def __init__(self, model_name: str, model_dir: Path | None = None, batch_size: int = 32,
+                 max_length: int = 256):
+        self.model_name = model_name
+        self.batch_size = batch_size
+        self._model = _text_embedding(model_name, model_dir)
+        # MiniLM was trained on 256 word pieces; fastembed would run (slowly) up to 512.
+        tokenizer = getattr(getattr(self._model, "model", None), "tokenizer", None)
+        if tokenizer is not None:
+            tokenizer.enable_truncation(max_length=max_length)
+        self._lock = threading.Lock()  # one ONNX run at a time: it already uses every core
+        self.dim = len(self.embed_query("dimension probe"))
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        with self._lock:
+            return [v.tolist() for v in self._model.embed(texts, batch_size=self.batch_size)]
+
+    def embed_query(self, text: str) -> list[float]:
+        with self._lock:
+            return next(iter(self._model.query_embed(text))).tolist()
+
+
+class FastEmbedBM25(SparseEmbeddings):
+    """fastembed's BM25 as LangChain-Qdrant ``SparseEmbeddings`` (IDF is applied by Qdrant)."""
+
+    def __init__(self, model_name: str = "Qdrant/bm25", model_dir: Path | None = None):
+        self.model_name = model_name
+        self._model = _sparse_embedding(model_name, model_dir)
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _convert(items: Iterable[Any]) -> list[SparseVector]:
+        return [SparseVector(indices=e.indices.tolist(), values=e.values.tolist()) for e in items]
+
+    def embed_documents(self, texts: list[str]) -> list[SparseVector]:
+        with self._lock:
+            return self._convert(self._model.embed(texts, batch_size=256))
+
+    def embed_query(self, text: str) -> SparseVector:
+        with self._lock:
+            return self._convert(self._model.query_embed(text))[0]
+
+
+@dataclass
+class Embedders:
+    """The pair every point and every query is embedded with."""
+
+    dense: Embeddings
+    sparse: SparseEmbeddings
+    info: EmbedderInfo
+
+
+def make_embedders(settings: Settings) -> Embedders:
+    """Build the dense + sparse embedders the settings ask for."""
+    sparse = FastEmbedBM25(settings.sparse_model, settings.model_dir)
+    if settings.embeddings == "azure":
+        from .llms import make_azure_embeddings
+
+        dense: Embeddings = make_azure_embeddings(settings)
+        name = f"azure-openai:{settings.embedding_deployment}"
+        dim = len(dense.embed_query("dimension probe"))
+    else:
+        fe = FastEmbedDense(settings.dense_model, settings.model_dir, settings.batch_size)
+        dense, name, dim = fe, settings.dense_model, fe.dim
+    return Embedders(dense, sparse, EmbedderInfo(name, dim, settings.sparse_model))

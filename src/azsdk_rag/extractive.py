@@ -1,0 +1,170 @@
+"""The offline answerer: a chat model that writes a markdown answer from the README excerpts alone.
+
+It needs no network and no key. It reads the prompt it is given (the excerpts in the format of
+:func:`azsdk_rag.retrieval.format_context`), and answers with the top package's install command,
+the most relevant section's text and code, and the links, clearly labelled as extracted. Because
+it is an ordinary LangChain chat model, the chains treat it exactly like Azure OpenAI.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from .languages import get_language
+
+LABEL = "_Extracted from the Azure SDK READMEs (offline mode: no language model wrote this answer)._"
+NOT_COVERED = ("The Azure SDK READMEs in the index do not cover this question. Try naming the "
+               "Azure service and the language, e.g. `/python upload a blob`.")
+HEAD = re.compile(r"^\[(\d+)\] (?P<title>.*?)((?: \| [a-z]+: [^|]*)+)$")
+FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
+
+
+@dataclass
+class Excerpt:
+    title: str
+    fields: dict[str, str]
+    url: str
+    body: str
+
+    @property
+    def package(self) -> str:
+        return self.fields.get("package", "")
+
+    @property
+    def language(self) -> str:
+        return self.fields.get("language", "")
+
+
+def parse_excerpts(text: str) -> tuple[list[Excerpt], str]:
+    """The excerpts and the question from a prompt built by ``answer_prompt``."""
+    question = ""
+    if "\nQuestion:" in text:
+        text, question = text.rsplit("\nQuestion:", 1)
+    excerpts: list[Excerpt] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        m = HEAD.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        fields = dict(part.split(": ", 1) for part in m.group(3).split(" | ")[1:])
+        url = ""
+        i += 1
+        if i < len(lines) and lines[i].startswith("README: "):
+            url = lines[i][len("README: "):].strip()
+            i += 1
+        body: list[str] = []
+        while i < len(lines) and not HEAD.match(lines[i]):
+            body.append(lines[i])
+            i += 1
+        excerpts.append(Excerpt(m.group("title"), fields, url, "\n".join(body).strip()))
+    return excerpts, question.strip()
+
+
+def _has_code(text: str) -> bool:
+    return any(FENCE_LINE.match(line) for line in text.splitlines())
+
+
+def _install(excerpt: Excerpt) -> str:
+    try:
+        lang = get_language(excerpt.language)
+    except Exception:
+        return ""
+    try:
+        command = lang.install_command(excerpt.package, excerpt.fields.get("version", ""),
+                                       excerpt.fields.get("group", ""))
+    except ValueError:
+        return ""
+    return f"Install:\n\n```{lang.install_fence}\n{command}\n```\n"
+
+
+def _display(language: str) -> str:
+    try:
+        return get_language(language).name
+    except Exception:
+        return language
+
+
+def compose_answer(excerpts: list[Excerpt]) -> str:
+    """The markdown answer: per language, the top package's install, best section and code."""
+    if not excerpts:
+        return NOT_COVERED
+    parts = [LABEL, ""]
+    languages = list(dict.fromkeys(e.language for e in excerpts))[:3]
+    for language in languages:
+        mine = [e for e in excerpts if e.language == language]
+        top = mine[0]
+        same = [e for e in mine if e.package == top.package]
+        parts.append(f"### `{top.package}` ({_display(language)})\n")
+        parts.append(_install(top))
+        section = top.fields.get("section") or "Overview"
+        parts.append(f"**{section}**, from [{top.title}]({top.url}):\n")
+        parts.append(top.body + "\n")
+        if not _has_code(top.body):
+            code = next((e for e in same[1:] if _has_code(e.body)), None)
+            if code:
+                parts.append(f"**{code.fields.get('section') or 'Example'}**:\n")
+                parts.append(code.body + "\n")
+    parts.append("**Sources**\n")
+    seen: set[str] = set()
+    for e in excerpts:
+        if e.url in seen:
+            continue
+        seen.add(e.url)
+        parts.append(f"- [{e.title}]({e.url}): `{e.package}` ({_display(e.language)})")
+    return "\n".join(parts).strip() + "\n"
+
+
+def _pieces(text: str) -> Iterator[str]:
+    """Stream by line, the way a model streams tokens, keeping every character."""
+    for line in text.splitlines(keepends=True):
+        yield line
+
+
+class ExtractiveChatModel(BaseChatModel):
+    """Offline, deterministic chat model that answers from the excerpts in its prompt."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "azsdk-rag-extractive"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model": "extractive"}
+
+    def _answer(self, messages: list[BaseMessage]) -> str:
+        prompt = next((m for m in reversed(messages) if m.type == "human"), None)
+        text = prompt.text if prompt is not None else ""
+        if "README excerpts:" not in text:
+            return ("I answer questions about the Azure SDKs from their READMEs, offline. "
+                    "Ask about a package or task, e.g. `/python upload a blob`.")
+        excerpts, _question = parse_excerpts(text.split("README excerpts:", 1)[1])
+        return compose_answer(excerpts)
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None,
+                  **kwargs: Any) -> ChatResult:
+        text = self._answer(messages)
+        message = AIMessage(content=text, response_metadata={"model_name": "extractive"})
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None,
+                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        for piece in _pieces(self._answer(messages)):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
+        yield ChatGenerationChunk(message=AIMessageChunk(
+            content="", response_metadata={"model_name": "extractive", "finish_reason": "stop"},
+            chunk_position="last"))

@@ -1,0 +1,87 @@
+"""Per-session chat history, bounded by tokens, and follow-up queries without an LLM.
+
+Sessions are kept in memory (the socket server has one per connection or chat). The oldest turns
+are dropped first once a session's history passes its token budget, so a long chat never grows
+the prompt, or the server's memory, without bound.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+
+from .ingest.chunking import encoding
+from .languages import slash_command
+
+_STOP = set(["a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "do", "does", "did", "for", "from", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "our", "please", "should", "so", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to", "us", "use", "using", "was", "we", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your", "ok", "okay", "now", "also", "just", "too", "again", "same", "one", "each", "any", "all", "get", "got", "make", "need", "want", "like", "do", "i"])
+_WORD = re.compile(r"[A-Za-z_][\w.\-/@]*")
+
+
+def key_terms(text: str, limit: int = 12) -> str:
+    """The content words of a turn (slash command removed): a follow-up's missing topic."""
+    found = slash_command(text)
+    if found:
+        text = text.lstrip()[len(found[1]):]
+    words = [w for w in _WORD.findall(text) if w.lower() not in _STOP]
+    return " ".join(dict.fromkeys(words[:limit]))
+
+
+def count_tokens(messages: list[BaseMessage]) -> int:
+    enc = encoding()
+    return sum(len(enc.encode(m.text, disallowed_special=())) + 4 for m in messages)
+
+
+@dataclass
+class Session:
+    """One chat: its messages (oldest first) and the languages of its latest routed turn."""
+
+    messages: list[BaseMessage] = field(default_factory=list)
+    languages: tuple[str, ...] = ()
+
+    def as_dicts(self) -> list[dict[str, str]]:
+        return [{"role": "user" if m.type == "human" else "assistant", "content": m.text}
+                for m in self.messages]
+
+
+class SessionStore:
+    """Sessions by id, each bounded by ``max_tokens``; at most ``max_sessions`` kept (LRU)."""
+
+    def __init__(self, max_tokens: int = 2000, max_sessions: int = 1000):
+        self.max_tokens = max_tokens
+        self.max_sessions = max_sessions
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session_id: str) -> Session:
+        with self._lock:
+            session = self._sessions.pop(session_id, None) or Session()
+            self._sessions[session_id] = session
+            while len(self._sessions) > self.max_sessions:
+                self._sessions.popitem(last=False)
+            return session
+
+    def add_turn(self, session_id: str, question: str, answer: str,
+                 languages: tuple[str, ...]) -> None:
+        session = self.get(session_id)
+        with self._lock:
+            session.messages.extend([HumanMessage(question), AIMessage(answer)])
+            session.languages = languages
+            while len(session.messages) > 2 and count_tokens(session.messages) > self.max_tokens:
+                del session.messages[:2]
+            if count_tokens(session.messages) > self.max_tokens:
+                # a single turn over budget: keep the question, cut the answer
+                enc = encoding()
+                room = max(0, self.max_tokens - count_tokens(session.messages[:1]) - 8)
+                cut = enc.decode(enc.encode(answer, disallowed_special=())[:room])
+                session.messages[-1] = AIMessage(cut)
+
+    def reset(self, session_id: str) -> None:
+        with self._lock:
+            self._sessions.pop(session_id, None)
+
+    def __len__(self) -> int:
+        return len(self._sessions)

@@ -1,0 +1,237 @@
+"""Markdown-aware chunking: split READMEs on headings, never inside a code fence, then by tokens.
+
+Each chunk starts with a one-line header naming the package and its heading path, so a chunk read
+alone (by a model, a person, or an embedder) still says which package and section it is about.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import tiktoken
+from langchain_core.documents import Document
+
+FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
+HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+
+
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_REF_DEFINITION = re.compile(r"^[ \t]*\[[^\]]+\]:[ \t]*\S+.*$", re.M)
+_INLINE_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*\)")
+_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+_URL = re.compile(r"https?://\S+")
+_SPACES = re.compile(r"[ \t]+")
+
+
+def embedding_view(text: str) -> str:
+    """What embedders see of a chunk: the text without link targets, URLs and HTML comments.
+
+    URLs are a quarter of a README's word pieces and carry no meaning for an embedder; dropping
+    them makes embedding faster and the vectors sharper. The stored chunk keeps its links.
+    """
+    text = _HTML_COMMENT.sub(" ", text)
+    text = _REF_DEFINITION.sub("", text)
+    text = _INLINE_LINK.sub(r"\1", text)
+    text = _REF_LINK.sub(r"\1", text)
+    text = _URL.sub(" ", text)
+    return _SPACES.sub(" ", text)
+
+
+@lru_cache(maxsize=4)
+def encoding(name: str = "cl100k_base") -> tiktoken.Encoding:
+    return tiktoken.get_encoding(name)
+
+
+@dataclass
+class Block:
+    """A unit the chunker never splits unless it alone is over the limit."""
+
+    text: str
+    kind: str  # "heading", "fence" or "text"
+    fence: str = ""  # the opening fence line, for fences
+
+
+@dataclass
+class Section:
+    path: tuple[str, ...]
+    blocks: list[Block] = field(default_factory=list)
+
+
+def parse_sections(text: str) -> list[Section]:
+    """Blocks grouped under their heading path; headings inside fences are code, not structure."""
+    sections = [Section(())]
+    stack: list[tuple[int, str]] = []
+    para: list[str] = []
+    lines = text.splitlines()
+
+    def flush_para() -> None:
+        if para:
+            sections[-1].blocks.append(Block("\n".join(para), "text"))
+            para.clear()
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        fence = FENCE.match(line)
+        if fence and not (fence.group(1)[0] == "`" and "`" in fence.group(2)):  # inline code
+            flush_para()
+            mark = fence.group(1)
+            body = [line]
+            i += 1
+            while i < len(lines):
+                body.append(lines[i])
+                close = FENCE.match(lines[i])
+                i += 1
+                if close and close.group(1)[0] == mark[0] and len(close.group(1)) >= len(mark) \
+                        and not close.group(2).strip():
+                    break
+            sections[-1].blocks.append(Block("\n".join(body), "fence", fence=line.strip()))
+            continue
+        heading = HEADING.match(line)
+        if heading:
+            flush_para()
+            level, title = len(heading.group(1)), heading.group(2).strip()
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, title))
+            sections.append(Section(tuple(t for _, t in stack), [Block(line.strip(), "heading")]))
+        elif line.strip():
+            para.append(line)
+        else:
+            flush_para()
+        i += 1
+    flush_para()
+    return [s for s in sections if s.blocks]
+
+
+class MarkdownChunker:
+    """Split README documents into chunks of at most ``max_tokens`` tiktoken tokens (header included).
+
+    Sections are packed whole when they fit; a small section is packed together with the next one so
+    that no chunk is a lone heading; a long section is split between blocks, and a block over the
+    limit (a long code sample, a huge paragraph) is split by lines and then by tokens, with each
+    piece of a code fence re-opened and closed so every chunk's fences stay balanced.
+    """
+
+    def __init__(self, max_tokens: int = 350, overlap: int = 40, min_tokens: int = 60,
+                 encoding_name: str = "cl100k_base"):
+        if overlap >= max_tokens // 2:
+            raise ValueError("overlap must be less than half of max_tokens")
+        self.max_tokens = max_tokens
+        self.overlap = overlap
+        self.min_tokens = min_tokens
+        self.enc = encoding(encoding_name)
+
+    def count(self, text: str) -> int:
+        return len(self.enc.encode(text, disallowed_special=()))
+
+    @staticmethod
+    def header(meta: dict[str, str], path: tuple[str, ...]) -> str:
+        title = meta.get("title") or meta.get("package", "")
+        crumbs = [p for p in path if p != title]
+        where = " > ".join(crumbs) if crumbs else "Overview"
+        return f"{title} | {meta.get('package', '')} ({meta.get('language', '')}) | {where}\n\n"
+
+    def split_documents(self, docs: Iterable[Document]) -> list[Document]:
+        return [chunk for doc in docs for chunk in self.split(doc)]
+
+    def split(self, doc: Document) -> list[Document]:
+        meta = dict(doc.metadata)
+        out: list[Document] = []
+        current: list[Block] = []
+        current_path: tuple[str, ...] = ()
+        used = 0
+
+        def emit() -> None:
+            nonlocal current, used
+            if current:
+                body = "\n\n".join(b.text for b in current)
+                out.append(self._document(meta, current_path, body, len(out)))
+            current, used = [], 0
+
+        for section in parse_sections(doc.page_content):
+            budget = self.max_tokens - self.count(self.header(meta, section.path)) - 2
+            if current and used >= self.min_tokens:
+                emit()
+            if not current:
+                current_path = section.path
+            for block in section.blocks:
+                size = self.count(block.text)
+                if current and used + size + 1 > budget:
+                    tail = self._overlap_tail(current)
+                    emit()
+                    current_path = section.path
+                    if tail is not None:
+                        current, used = [tail], self.count(tail.text)
+                if size > budget - used:
+                    for piece in self._split_block(block, budget):
+                        if current and used + self.count(piece.text) + 1 > budget:
+                            emit()
+                            current_path = section.path
+                        current.append(piece)
+                        used += self.count(piece.text) + 1
+                else:
+                    current.append(block)
+                    used += size + 1
+        emit()
+        return out
+
+    def _document(self, meta: dict[str, str], path: tuple[str, ...], body: str,
+                  index: int) -> Document:
+        header = self.header(meta, path)
+        return Document(
+            page_content=header + body,
+            metadata={**meta, "section": " > ".join(path), "chunk": index},
+        )
+
+    def _overlap_tail(self, blocks: list[Block]) -> Block | None:
+        """The end of the last prose block, repeated at the start of the next chunk."""
+        if not self.overlap or not blocks or blocks[-1].kind != "text":
+            return None
+        tokens = self.enc.encode(blocks[-1].text, disallowed_special=())
+        if len(tokens) <= self.overlap:
+            return Block(blocks[-1].text, "text")
+        tail = self.enc.decode(tokens[-self.overlap:])
+        # start at a word boundary, not mid-word
+        cut = tail.find(" ")
+        return Block(tail[cut + 1:] if 0 <= cut < len(tail) // 2 else tail, "text")
+
+    def _split_block(self, block: Block, budget: int) -> list[Block]:
+        """Split an oversized block by lines, then by tokens; fences stay balanced per piece."""
+        if block.kind == "fence":
+            lines = block.text.split("\n")
+            opening = lines[0]
+            closing_line = lines[-1] if len(lines) > 1 and FENCE.match(lines[-1]) else None
+            inner = lines[1:-1] if closing_line is not None else lines[1:]
+            close = closing_line.strip() if closing_line else opening.strip()[:3]
+            wrap = self.count(opening) + self.count(close) + 2
+            return [Block(f"{opening}\n{piece}\n{close}", "fence", fence=opening)
+                    for piece in self._pack_lines(inner, budget - wrap)]
+        return [Block(piece, "text") for piece in self._pack_lines(block.text.split("\n"), budget)]
+
+    def _pack_lines(self, lines: list[str], budget: int) -> list[str]:
+        pieces: list[str] = []
+        current: list[str] = []
+        used = 0
+        for line in lines:
+            size = self.count(line) + 1
+            if size > budget:
+                if current:
+                    pieces.append("\n".join(current))
+                    current, used = [], 0
+                tokens = self.enc.encode(line, disallowed_special=())
+                step = budget - 1
+                pieces.extend(self.enc.decode(tokens[i:i + step])
+                              for i in range(0, len(tokens), step))
+                continue
+            if current and used + size > budget:
+                pieces.append("\n".join(current))
+                current, used = [], 0
+            current.append(line)
+            used += size
+        if current:
+            pieces.append("\n".join(current))
+        return pieces

@@ -1,0 +1,121 @@
+"""Write chunks into the collection: deterministic ids, only what changed, old chunks removed last.
+
+Ids come from (language, package, chunk text), so re-ingesting unchanged READMEs embeds and writes
+nothing. New points are written before stale ones are deleted: an ingest killed at any moment leaves
+the old index plus some new points, and running it again ends with exactly the index of a clean run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+from langchain_core.documents import Document
+from qdrant_client import models
+
+from ..embeddings import Embedders
+from ..store import DENSE, SPARSE, Store
+from .chunking import embedding_view
+
+log = logging.getLogger(__name__)
+
+ID_NAMESPACE = uuid.UUID("5b0f8a8e-3c4e-4a44-9a3e-7c1d2f6b9e21")
+
+Progress = Callable[[int], None]
+
+
+def point_id(language: str, package: str, content: str) -> str:
+    """Same README chunk, same id: what makes re-ingest idempotent."""
+    return str(uuid.uuid5(ID_NAMESPACE, f"{language}\x1f{package}\x1f{content}"))
+
+
+@dataclass
+class IngestReport:
+    readmes: int = 0
+    chunks: int = 0
+    written: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    pruned_packages: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        return (f"{self.readmes} READMEs, {self.chunks} chunks: {self.written} written, "
+                f"{self.unchanged} unchanged, {self.deleted} deleted"
+                f"{f', {self.pruned_packages} packages pruned' if self.pruned_packages else ''}"
+                f" in {self.seconds:.1f} s")
+
+
+class Indexer:
+    """Brings a collection in line with a set of README chunks."""
+
+    def __init__(self, store: Store, embedders: Embedders, batch_size: int = 64):
+        self.store = store
+        self.embedders = embedders
+        self.batch_size = batch_size
+
+    def index(self, readmes: int, chunks: Sequence[Document], *, prune: bool = False,
+              progress: Progress | None = None) -> IngestReport:
+        """Upsert new chunks, delete replaced ones, and (with ``prune``) packages gone from the source."""
+        start = time.perf_counter()
+        self.store.ensure_collection(self.embedders.info)
+        wanted: dict[str, Document] = {}
+        by_package: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for chunk in chunks:
+            key = (chunk.metadata["language"], chunk.metadata["package"])
+            pid = point_id(*key, chunk.page_content)
+            wanted[pid] = chunk
+            by_package[key].add(pid)
+        existing = self.store.ids_by_package()
+        have = set().union(*existing.values()) if existing else set()
+        # shortest first: batches of similar length waste least padding in the embedder
+        todo = sorted((pid for pid in wanted if pid not in have),
+                      key=lambda pid: len(wanted[pid].page_content))
+        report = IngestReport(readmes=readmes, chunks=len(wanted),
+                              unchanged=len(wanted) - len(todo))
+        for i in range(0, len(todo), self.batch_size):
+            batch = todo[i:i + self.batch_size]
+            self._upsert(batch, [wanted[pid] for pid in batch])
+            report.written += len(batch)
+            if progress:
+                progress(len(batch))
+        stale: list[str] = []
+        for key, ids in by_package.items():
+            stale.extend(existing.get(key, set()) - ids)
+        if prune:
+            languages = {lang for lang, _ in by_package}
+            gone = [key for key in existing if key[0] in languages and key not in by_package]
+            report.pruned_packages = len(gone)
+            for key in gone:
+                stale.extend(existing[key])
+        for i in range(0, len(stale), 1024):
+            self.store.client.delete(
+                self.store.collection,
+                points_selector=models.PointIdsList(points=stale[i:i + 1024]),
+            )
+        report.deleted = len(stale)
+        if report.written or report.deleted:
+            self.store.generation += 1
+        report.seconds = time.perf_counter() - start
+        return report
+
+    def _upsert(self, ids: list[str], docs: list[Document]) -> None:
+        texts = [embedding_view(d.page_content) for d in docs]
+        dense = self.embedders.dense.embed_documents(texts)
+        sparse = self.embedders.sparse.embed_documents(texts)
+        points = [
+            models.PointStruct(
+                id=pid,
+                vector={DENSE: d, SPARSE: models.SparseVector(indices=s.indices, values=s.values)},
+                payload={"page_content": doc.page_content, "metadata": doc.metadata},
+            )
+            for pid, doc, d, s in zip(ids, docs, dense, sparse)
+        ]
+        self.store.client.upsert(self.store.collection, points=points, wait=True)

@@ -1,0 +1,66 @@
+"""The ingest job: source -> README documents -> chunks -> points."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from langchain_core.documents import Document
+
+from ..embeddings import make_embedders
+from ..errors import ConfigError
+from ..settings import Settings
+from ..store import Store
+from .chunking import MarkdownChunker
+from .indexer import Indexer, IngestReport
+from .sources import load_corpus, load_github, load_repo
+
+
+def load_documents(settings: Settings, *, corpus: Sequence[Path] = (),
+                   repos: Sequence[Path] = (), github: bool = False) -> list[Document]:
+    """Read every README of the chosen sources (all of it, before anything is written)."""
+    if not (corpus or repos or github):
+        if settings.corpus is None:
+            github = True
+        else:
+            corpus = [settings.corpus]
+    docs: list[Document] = []
+    if corpus:
+        docs.extend(load_corpus(corpus))
+    for repo in repos:
+        docs.extend(load_repo(repo))
+    if github:
+        docs.extend(load_github(settings.github_base))
+    return docs
+
+
+def chunker_for(settings: Settings) -> MarkdownChunker:
+    if settings.chunk_overlap * 2 >= settings.chunk_tokens:
+        raise ConfigError("AZSDK_RAG_CHUNK_OVERLAP must be less than half of AZSDK_RAG_CHUNK_TOKENS.")
+    return MarkdownChunker(settings.chunk_tokens, settings.chunk_overlap)
+
+
+def ingest(settings: Settings, *, corpus: Sequence[Path] = (), repos: Sequence[Path] = (),
+           github: bool = False, prune: bool = False, progress: bool | None = None,
+           store: Store | None = None) -> IngestReport:
+    """Bring the index in line with the sources; returns what was written and removed."""
+    docs = load_documents(settings, corpus=corpus, repos=repos, github=github)
+    chunks = chunker_for(settings).split_documents(docs)
+    embedders = make_embedders(settings)
+    own = store is None
+    store = store or Store.open(settings)
+    try:
+        indexer = Indexer(store, embedders, settings.batch_size)
+        show = sys.stderr.isatty() if progress is None else progress
+        if show:
+            from tqdm import tqdm
+
+            with tqdm(total=len(chunks), unit="chunk", desc="embedding", leave=False) as bar:
+                report = indexer.index(len(docs), chunks, prune=prune, progress=bar.update)
+        else:
+            report = indexer.index(len(docs), chunks, prune=prune)
+    finally:
+        if own:
+            store.close()
+    return report

@@ -1,0 +1,269 @@
+"""Where README documents come from: a corpus of JSON lines, a local SDK checkout, or GitHub.
+
+Each source yields whole-README LangChain ``Document``s with the metadata every later stage relies
+on: ``language``, ``package``, ``service``, ``plane``, ``title``, ``url``, ``path`` and ``version``.
+Sources read everything before returning, so a bad file fails the ingest before anything is written.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from langchain_core.documents import Document
+
+from ..errors import SourceError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+LANGUAGES = ("dotnet", "java", "javascript", "python", "rust")
+REPOS = {
+    "dotnet": "azure-sdk-for-net",
+    "java": "azure-sdk-for-java",
+    "javascript": "azure-sdk-for-js",
+    "python": "azure-sdk-for-python",
+    "rust": "azure-sdk-for-rust",
+}
+REQUIRED = ("language", "package", "text")
+METADATA = ("language", "package", "service", "plane", "title", "url", "path", "version", "group")
+# Folders whose READMEs are not package READMEs.
+SKIP_DIRS = {
+    "samples", "sample", "examples", "example", "tests", "test", "perf", "perf-tests",
+    "benchmarks", "benchmark", "scripts", "templates", "template", "changelog",
+    "test-resources", "src", "node_modules", "target", "bin", "obj", "eng", "docs", "swagger",
+    "stress", "stress-tests", "generated", "integration", "e2e",
+}
+SKIP_PACKAGE = re.compile(r"(template|perf|sample|test|canary|emulator|harness|benchmark)", re.I)
+MIN_README_BYTES = 300
+MANIFESTS = ("pyproject.toml", "setup.py", "package.json", "pom.xml", "Cargo.toml")
+
+
+def readme_document(meta: dict[str, str], text: str) -> Document:
+    """One README as a Document, metadata normalised to strings."""
+    clean = {k: str(meta.get(k) or "") for k in METADATA}
+    if not clean["plane"]:
+        clean["plane"] = infer_plane(clean["package"])
+    if not clean["title"]:
+        clean["title"] = first_heading(text) or clean["package"]
+    return Document(page_content=text, metadata=clean)
+
+
+def infer_plane(package: str) -> str:
+    mgmt = ("azure-mgmt-", "@azure/arm-", "@azure-rest/arm-", "azure-resourcemanager",
+            "Azure.ResourceManager", "Microsoft.Azure.Management", "azure_mgmt_")
+    return "mgmt" if package.startswith(mgmt) else "data"
+
+
+def first_heading(text: str) -> str:
+    """The first H1 (else the first heading) outside code fences."""
+    fallback = ""
+    in_fence = False
+    for line in text.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+            continue
+        m = None if in_fence else re.match(r"^(#{1,6})\s+(.+?)\s*#*\s*$", line)
+        if m:
+            if len(m.group(1)) == 1:
+                return m.group(2)
+            fallback = fallback or m.group(2)
+    return fallback
+
+
+# -- corpus files -------------------------------------------------------------------------------
+def corpus_files(path: Path) -> list[Path]:
+    if not path.exists():
+        raise SourceError(f"Corpus not found: {path}.")
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.name.endswith((".jsonl", ".jsonl.gz")))
+    if not files:
+        raise SourceError(f"No *.jsonl or *.jsonl.gz files in {path}.")
+    return files
+
+
+def _lines(file: Path) -> Iterator[str]:
+    opener = gzip.open if file.name.endswith(".gz") else open
+    try:
+        with opener(file, "rt", encoding="utf-8") as fh:
+            yield from fh
+    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
+        raise SourceError(f"{file}: cannot read ({type(exc).__name__}: {exc}).") from None
+
+
+def load_corpus(paths: Iterable[Path]) -> list[Document]:
+    """Read corpus files (JSON lines, optionally gzipped) into README documents."""
+    docs: list[Document] = []
+    for root in paths:
+        for file in corpus_files(Path(root)):
+            for n, line in enumerate(_lines(file), 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise SourceError(f"{file}:{n}: not valid JSON ({exc.msg}).") from None
+                if not isinstance(row, dict):
+                    raise SourceError(f"{file}:{n}: expected a JSON object.")
+                missing = [k for k in REQUIRED if not row.get(k)]
+                if missing:
+                    raise SourceError(f"{file}:{n}: missing field(s) {', '.join(missing)}.")
+                docs.append(readme_document(row, row["text"]))
+    return docs
+
+
+# -- a local checkout of an azure-sdk-for-* repository ------------------------------------------
+def repo_language(root: Path) -> str:
+    """Which SDK a checkout is, from its folder name, its git remote, or its manifests."""
+    names = [root.resolve().name]
+    try:
+        url = subprocess.run(["git", "-C", str(root), "remote", "get-url", "origin"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        names.append(url.rstrip("/").removesuffix(".git").rsplit("/", 1)[-1])
+    except (OSError, subprocess.SubprocessError):
+        pass
+    for name in names:
+        for lang, repo in REPOS.items():
+            if name.lower() == repo or name.lower().startswith(repo + "-"):
+                return lang
+    sdk = root / "sdk"
+    if sdk.is_dir():
+        for lang, pattern in (("rust", "Cargo.toml"), ("javascript", "package.json"),
+                              ("java", "pom.xml"), ("dotnet", "*.csproj"),
+                              ("python", "pyproject.toml"), ("python", "setup.py")):
+            if next(sdk.glob(f"*/*/{pattern}"), None):
+                return lang
+    raise SourceError(
+        f"{root} is not an Azure SDK repository (expected an azure-sdk-for-{{net,java,js,python,"
+        "rust}} checkout with an sdk/ folder)."
+    )
+
+
+def _skipped(rel: Path) -> bool:
+    return any(part.lower() in SKIP_DIRS for part in rel.parts[:-1])
+
+
+def package_manifest(folder: Path, language: str) -> dict[str, str] | None:
+    """Package name (and version, group) from the manifest beside a README."""
+    try:
+        if language == "python":
+            if (folder / "pyproject.toml").is_file():
+                data = tomllib.loads((folder / "pyproject.toml").read_text("utf-8"))
+                proj = data.get("project", {})
+                if proj.get("name"):
+                    return {"package": proj["name"], "version": str(proj.get("version", ""))}
+            if (folder / "setup.py").is_file():
+                src = (folder / "setup.py").read_text("utf-8", errors="replace")
+                m = re.search(r"""PACKAGE_NAME\s*=\s*['"]([^'"]+)""", src) or re.search(
+                    r"""\bname\s*=\s*['"]([^'"]+)""", src)
+                if m:
+                    return {"package": m.group(1), "version": ""}
+        elif language == "javascript" and (folder / "package.json").is_file():
+            data = json.loads((folder / "package.json").read_text("utf-8"))
+            if data.get("name"):
+                return {"package": data["name"], "version": str(data.get("version", ""))}
+        elif language == "java" and (folder / "pom.xml").is_file():
+            root = ET.parse(folder / "pom.xml").getroot()
+            ns = {"m": root.tag[1:].split("}")[0]} if root.tag.startswith("{") else {}
+            def child(tag: str) -> str:
+                el = root.find(f"m:{tag}", ns) if ns else root.find(tag)
+                return (el.text or "").strip() if el is not None else ""
+            if child("artifactId"):
+                return {"package": child("artifactId"), "version": child("version"),
+                        "group": child("groupId")}
+        elif language == "dotnet":
+            for proj in sorted(folder.glob("src/*.csproj")) + sorted(folder.glob("*.csproj")):
+                text = proj.read_text("utf-8", errors="replace")
+                m = re.search(r"<PackageId>([^<]+)</PackageId>", text) or re.search(
+                    r"<AssemblyName>([^<$]+)</AssemblyName>", text)
+                ver = re.search(r"<Version>([^<]+)</Version>", text)
+                return {"package": m.group(1) if m else proj.stem,
+                        "version": ver.group(1) if ver else ""}
+        elif language == "rust" and (folder / "Cargo.toml").is_file():
+            pkg = tomllib.loads((folder / "Cargo.toml").read_text("utf-8")).get("package", {})
+            if pkg.get("name"):
+                version = pkg.get("version", "")
+                return {"package": pkg["name"],
+                        "version": version if isinstance(version, str) else ""}
+    except (OSError, ValueError, ET.ParseError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    return None
+
+
+def load_repo(root: Path, base_url: str = "https://github.com/Azure") -> list[Document]:
+    """Per-package READMEs of a local azure-sdk-for-* checkout."""
+    root = Path(root)
+    if not root.is_dir():
+        raise SourceError(f"Repository folder not found: {root}.")
+    language = repo_language(root)
+    sdk = root / "sdk"
+    if not sdk.is_dir():
+        raise SourceError(f"{root} has no sdk/ folder; is it an Azure SDK repository?")
+    docs: list[Document] = []
+    seen: set[str] = set()
+    for readme in sorted(sdk.rglob("README.md")):
+        rel = readme.relative_to(root)
+        if len(rel.parts) < 4 or _skipped(rel.relative_to("sdk")):
+            continue
+        info = package_manifest(readme.parent, language)
+        if info is None or SKIP_PACKAGE.search(info["package"]) or info["package"] in seen:
+            continue
+        text = readme.read_text("utf-8", errors="replace")
+        if len(text.encode()) < MIN_README_BYTES:
+            continue
+        seen.add(info["package"])
+        path = rel.as_posix()
+        meta = {**info, "language": language, "service": rel.parts[1], "path": path,
+                "url": f"{base_url.rstrip('/')}/{REPOS[language]}/blob/main/{path}"}
+        docs.append(readme_document(meta, text))
+    if not docs:
+        raise SourceError(f"No package READMEs found under {sdk}.")
+    return docs
+
+
+# -- GitHub (or any git server): shallow, sparse clones ------------------------------------------
+SPARSE_PATTERNS = ["/sdk/**/README.md", *[f"/sdk/**/{m}" for m in MANIFESTS], "/sdk/**/*.csproj"]
+
+
+def _git(args: list[str], cwd: Path | None = None) -> None:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # never wait for a password prompt
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                              timeout=1800, env=env)
+    except FileNotFoundError:
+        raise SourceError("git is not installed; install git to use 'ingest --github'.") from None
+    except subprocess.TimeoutExpired:
+        raise SourceError(f"git {args[0]} timed out.") from None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise SourceError(f"git {args[0]} failed: {last}")
+
+
+def clone_sdk(language: str, dest: Path, base_url: str) -> Path:
+    """Shallow, sparse clone (READMEs and manifests only) of one SDK repository."""
+    url = f"{base_url.rstrip('/')}/{REPOS[language]}"
+    target = dest / REPOS[language]
+    _git(["clone", "--depth", "1", "--filter=blob:none", "--sparse", "--quiet", url, str(target)])
+    _git(["sparse-checkout", "set", "--no-cone", *SPARSE_PATTERNS], cwd=target)
+    return target
+
+
+def load_github(base_url: str, languages: Iterable[str] = LANGUAGES) -> list[Document]:
+    """Clone each SDK repository into a temporary folder and read it as a local checkout."""
+    docs: list[Document] = []
+    with tempfile.TemporaryDirectory(prefix="azsdk-rag-clone-") as tmp:
+        for lang in languages:
+            repo = clone_sdk(lang, Path(tmp), base_url)
+            docs.extend(load_repo(repo, base_url="https://github.com/Azure"))
+    return docs

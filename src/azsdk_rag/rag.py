@@ -1,0 +1,261 @@
+"""``AzureSdkRag``: the entry point. Route a question, run its language chain, stream the answer.
+
+    rag = AzureSdkRag.from_env()
+    answer = rag.ask("/python upload a file to blob storage")
+    print(answer.text, answer.route.reason, [s.url for s in answer.sources])
+
+Every part is replaceable: pass your own ``router``, ``model`` or ``prompt``, set
+``rag.chains["python"] = my_chain``, or register a language and it gets a chain on first use.
+``rag.runnable`` is the whole pipeline as a LangChain Runnable for LCEL composition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+
+from .chains import ChainFactory, LanguageChains
+from .embeddings import Embedders, make_embedders
+from .errors import EmptyIndexError, ModelError
+from .extractive import ExtractiveChatModel
+from .history import SessionStore, key_terms
+from .languages import language_ids
+from .llms import finish_reason_error, make_chat_model, model_errors
+from .prompts import condense_prompt
+from .retrieval import to_sources
+from .router import LanguageRouter, normalise_history
+from .search import make_backend
+from .settings import Settings
+from .store import Store
+from .types import Answer, DeltaEvent, DoneEvent, Event, Route, RouteEvent, SourcesEvent
+
+EMPTY_QUESTION = "Ask a question about an Azure SDK, e.g. `/python upload a file to blob storage`."
+
+
+class AzureSdkRag:
+    """Router + five language chains + sessions, over one index."""
+
+    def __init__(self, settings: Settings | None = None, *, store: Store | None = None,
+                 embedders: Embedders | None = None, router: Runnable | None = None,
+                 model: BaseChatModel | None = None, prompt: ChatPromptTemplate | None = None):
+        self.settings = settings or Settings()
+        self._own_store = store is None
+        self.store = store or Store.open(self.settings)
+        try:
+            self.embedders = embedders or make_embedders(self.settings)
+            self.store.check_compatible(self.embedders.info)
+            if self.store.count() == 0:
+                raise EmptyIndexError(
+                    f"The index '{self.store.collection}' at {self.settings.location} is empty; "
+                    "build it with 'azsdk-rag ingest'.")
+        except BaseException:
+            self.close()
+            raise
+        self.router: Runnable = router or LanguageRouter()
+        self.model: BaseChatModel = model or make_chat_model(self.settings) \
+            or ExtractiveChatModel()
+        self.uses_llm = not isinstance(self.model, ExtractiveChatModel)
+        self.factory = ChainFactory(
+            make_backend(self.store, self.embedders), self.embedders, self.model, prompt,
+            k=self.settings.top_k, mode=self.settings.retrieval_mode,
+            context_tokens=self.settings.context_tokens)
+        self.chains = LanguageChains(self.factory)
+        self.sessions = SessionStore(self.settings.history_tokens)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> AzureSdkRag:
+        """Settings from the environment (``AZSDK_RAG_*``, ``AZURE_OPENAI_*``), overridden by kwargs."""
+        return cls(Settings(**overrides))
+
+    def close(self) -> None:
+        if self._own_store:
+            self.store.close()
+
+    def __enter__(self) -> AzureSdkRag:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the pieces ----------------------------------------------------------------------------
+    def route(self, question: str, history: list[dict[str, str]] | None = None,
+              language: str | None = None) -> Route:
+        value: dict[str, Any] = {"question": question, "history": history or []}
+        if language:
+            value["language"] = language
+        return self.router.invoke(value)
+
+    def retriever(self, languages: tuple[str, ...] = ()):
+        return self.factory.retriever(languages)
+
+    def search_query(self, route: Route, history: list[BaseMessage]) -> str:
+        """The query to search with: a follow-up gets its topic back from the conversation."""
+        if not history:
+            return route.query
+        if self.uses_llm:
+            try:
+                with model_errors(self.settings):
+                    chain = condense_prompt() | self.model | StrOutputParser()
+                    rewritten = chain.invoke({"question": route.query, "history": history})
+                if rewritten.strip():
+                    return rewritten.strip()
+            except ModelError:
+                pass  # fall back to the rule below; the answer step reports a real outage
+        last_user = next((m.text for m in reversed(history) if m.type == "human"), "")
+        return f"{route.query} {key_terms(last_user)}".strip()
+
+    def _prepare(self, question: str, session_id: str | None,
+                 language: str | None) -> tuple[Route, dict[str, Any], Runnable]:
+        session = self.sessions.get(session_id) if session_id else None
+        history_dicts = session.as_dicts() if session else []
+        route = self.route(question, history_dicts, language)
+        messages = list(session.messages) if session else []
+        inputs = {"question": route.query or question,
+                  "query": self.search_query(route, messages), "history": messages}
+        return route, inputs, self.chains.for_languages(route.languages)
+
+    # -- answering -----------------------------------------------------------------------------
+    async def astream(self, question: str, *, session_id: str | None = None,
+                      language: str | None = None) -> AsyncIterator[Event]:
+        """Events: the route, the sources, answer deltas, then done with the whole Answer."""
+        question = question.strip()
+        if not question:
+            route = Route((), "", "none", "empty question")
+            yield RouteEvent(route)
+            yield DoneEvent(Answer(EMPTY_QUESTION, route, []))
+            return
+        route, inputs, chain = await asyncio.to_thread(self._prepare, question, session_id,
+                                                       language)
+        yield RouteEvent(route)
+        sources: list = []
+        parts: list[str] = []
+        last: Any = None
+        with model_errors(self.settings):
+            async for chunk in chain.astream(inputs):
+                for event, last in self._events(chunk, last):
+                    if isinstance(event, SourcesEvent):
+                        sources = event.sources
+                    elif isinstance(event, DeltaEvent):
+                        parts.append(event.text)
+                    yield event
+        answer = self._finish(question, route, "".join(parts), sources, last, session_id)
+        yield DoneEvent(answer)
+
+    def stream(self, question: str, *, session_id: str | None = None,
+               language: str | None = None) -> Iterator[Event]:
+        """The synchronous twin of :meth:`astream`."""
+        question = question.strip()
+        if not question:
+            route = Route((), "", "none", "empty question")
+            yield RouteEvent(route)
+            yield DoneEvent(Answer(EMPTY_QUESTION, route, []))
+            return
+        route, inputs, chain = self._prepare(question, session_id, language)
+        yield RouteEvent(route)
+        sources: list = []
+        parts: list[str] = []
+        last: Any = None
+        with model_errors(self.settings):
+            for chunk in chain.stream(inputs):
+                for event, last in self._events(chunk, last):
+                    if isinstance(event, SourcesEvent):
+                        sources = event.sources
+                    elif isinstance(event, DeltaEvent):
+                        parts.append(event.text)
+                    yield event
+        yield DoneEvent(self._finish(question, route, "".join(parts), sources, last, session_id))
+
+    @staticmethod
+    def _events(chunk: dict[str, Any], last: Any) -> Iterator[tuple[Event, Any]]:
+        if "docs" in chunk:
+            yield SourcesEvent(to_sources(chunk["docs"])), last
+        if "answer" in chunk:
+            piece = chunk["answer"]
+            last = piece if last is None or not hasattr(last, "__add__") else last + piece \
+                if hasattr(piece, "content") else last
+            text = piece.text if hasattr(piece, "text") and not isinstance(piece, str) else \
+                str(piece)
+            if text:
+                yield DeltaEvent(text), last
+
+    def _finish(self, question: str, route: Route, text: str, sources: list, last: Any,
+                session_id: str | None) -> Answer:
+        meta = getattr(last, "response_metadata", None) or {}
+        error = finish_reason_error(meta)
+        if error:
+            raise error
+        if not text.strip():
+            text = "The model returned an empty answer; please rephrase the question."
+        if session_id:
+            self.sessions.add_turn(session_id, question, text, route.languages)
+        return Answer(text, route, sources)
+
+    async def aask(self, question: str, *, session_id: str | None = None,
+                   language: str | None = None) -> Answer:
+        answer: Answer | None = None
+        async for event in self.astream(question, session_id=session_id, language=language):
+            if isinstance(event, DoneEvent):
+                answer = event.answer
+        assert answer is not None
+        return answer
+
+    def ask(self, question: str, *, session_id: str | None = None,
+            language: str | None = None) -> Answer:
+        answer: Answer | None = None
+        for event in self.stream(question, session_id=session_id, language=language):
+            if isinstance(event, DoneEvent):
+                answer = event.answer
+        assert answer is not None
+        return answer
+
+    def new_session(self) -> str:
+        return uuid.uuid4().hex
+
+    def reset(self, session_id: str) -> None:
+        self.sessions.reset(session_id)
+
+    def status(self) -> dict[str, Any]:
+        data = self.store.stats()
+        data["llm"] = type(self.model).__name__
+        data["retrieval_mode"] = self.settings.retrieval_mode
+        data["languages_available"] = list(language_ids())
+        return data
+
+    # -- LCEL ----------------------------------------------------------------------------------
+    @property
+    def runnable(self) -> Runnable[dict[str, Any], dict[str, Any]]:
+        """``{"question", "history"?, "language"?}`` -> ``{"route", "docs", "answer", ...}``.
+
+        Streams like a chain: ``{"route"}``, then ``{"docs"}``, then ``{"answer": chunk}``s.
+        """
+
+        def prepare(value: dict[str, Any] | str) -> dict[str, Any]:
+            if isinstance(value, str):
+                value = {"question": value}
+            history = value.get("history") or []
+            route = self.route(value["question"], history, value.get("language"))
+            messages: list[BaseMessage] = [
+                HumanMessage(text) if role == "user" else AIMessage(text)
+                for role, text in normalise_history(history)]
+            return {"question": route.query or value["question"], "route": route,
+                    "query": self.search_query(route, messages), "history": messages}
+
+        def dispatch(value: dict[str, Any]) -> Runnable:
+            return self.chains.for_languages(value["route"].languages)
+
+        return RunnableLambda(prepare, name="route") | RunnablePassthrough.assign(
+            **{"docs_and_answer": RunnableLambda(dispatch, name="dispatch")}
+        ) | RunnableLambda(_flatten, name="result")
+
+
+def _flatten(value: dict[str, Any]) -> dict[str, Any]:
+    inner = value.pop("docs_and_answer")
+    return {**value, "docs": inner["docs"], "answer": inner["answer"]}

@@ -1,0 +1,567 @@
+"""JSON-RPC 2.0 over LSP base-protocol framing: one :class:`JsonRpcConnection` per client.
+
+Speaks exactly what ``vscode-jsonrpc``'s ``createMessageConnection`` expects: ``initialize``, then
+``ask`` (streamed as ``answer/*`` notifications, then the whole answer as the result),
+``session/reset``, ``status``, ``shutdown``, the ``exit`` and ``$/cancelRequest`` notifications.
+Requests run concurrently, so a long ``ask`` never blocks a cancel or a ``status``. The same class
+serves a TCP connection and stdio; docs/protocol.md is the spec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from azsdk_rag.errors import AzsdkRagError
+from azsdk_rag.languages import language_ids, resolve_language
+from azsdk_rag.server.framing import (
+    BUSY,
+    INTERNAL_ERROR,
+    NO_ANSWER,
+    FramingError,
+    IdleTimeout,
+    Limits,
+    MessageTooLarge,
+    Stopped,
+    Writer,
+    close_writer,
+    encode_frame,
+    log_failure,
+    next_input,
+    one_line,
+    read_frame,
+)
+from azsdk_rag.types import (
+    Answer,
+    DeltaEvent,
+    DoneEvent,
+    RagService,
+    Route,
+    RouteEvent,
+    Source,
+    SourcesEvent,
+)
+
+logger = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = "1"
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL = -32603
+SERVER_BUSY = -32000
+RAG_ERROR = -32001
+SERVER_NOT_INITIALIZED = -32002
+UNAUTHORIZED = -32003
+REQUEST_CANCELLED = -32800
+
+_MAX_ID_CHARS = 200
+_MAX_SESSION_CHARS = 200
+_MAX_LANGUAGE_CHARS = 64
+
+RequestId = str | int | float | None
+Handler = Callable[[RequestId, dict[str, Any]], Awaitable[Any]]
+
+
+class RpcError(Exception):
+    """A JSON-RPC error response: the message is shown to the client as-is."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class ClientGone(Exception):
+    """The client cannot be written to any more (closed, reset, or not reading)."""
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What ``initialize`` reports, and the token clients must present (``None``: no auth)."""
+
+    version: str
+    languages: tuple[str, ...] | None = None
+    """``None``: the languages registered when a client initializes."""
+    token: str | None = None
+    name: str = "azsdk-rag"
+
+
+def encode_message(message: dict[str, Any]) -> bytes:
+    """A JSON-RPC message, framed. Unencodable text (lone surrogates) degrades to '?'."""
+    body = json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
+    return encode_frame(body.encode("utf-8", "replace"))
+
+
+def error_message(request_id: RequestId, code: int, message: str, data: Any = None) -> bytes:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return encode_message({"jsonrpc": "2.0", "id": request_id, "error": error})
+
+
+async def refuse(writer: Writer, message: str = BUSY) -> None:
+    """Turn away a connection over the limit: one error with a null id, then close."""
+    with contextlib.suppress(OSError, RuntimeError):
+        writer.write(error_message(None, SERVER_BUSY, message))
+    await close_writer(writer)
+
+
+def _valid_id(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        return len(value) <= _MAX_ID_CHARS
+    return isinstance(value, (int, float))
+
+
+def _text_param(params: dict[str, Any], name: str, limit: int, *, required: bool) -> str | None:
+    """A string parameter, checked for type, length and encodability."""
+    value = params.get(name)
+    if value is None:
+        if required:
+            raise RpcError(INVALID_PARAMS, f"'{name}' is required and must be a string.")
+        return None
+    if not isinstance(value, str):
+        raise RpcError(INVALID_PARAMS, f"'{name}' must be a string.")
+    if len(value) > limit:
+        raise RpcError(INVALID_PARAMS, f"'{name}' is longer than {limit} characters.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RpcError(INVALID_PARAMS, f"'{name}' is not valid Unicode text.") from None
+    return value
+
+
+def _uncancel() -> None:
+    """We caught our own cancellation on purpose: tell the task (Python 3.11+)."""
+    task = asyncio.current_task()
+    if task is not None and hasattr(task, "uncancel"):
+        task.uncancel()
+
+
+async def _aclose(stream: AsyncIterator[Any]) -> None:
+    """Close the RAG's stream (an async generator's ``finally`` runs) without masking our error."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is None:
+        return
+    try:
+        await aclose()
+    except Exception as exc:
+        logger.debug("closing the answer stream failed: %s", type(exc).__name__)
+
+
+class JsonRpcConnection:
+    """One JSON-RPC client: reads framed messages, dispatches them, streams answers back."""
+
+    def __init__(
+        self,
+        rag: RagService,
+        reader: asyncio.StreamReader,
+        writer: Writer,
+        *,
+        limits: Limits,
+        stop: asyncio.Future[None],
+        info: ServerInfo,
+        peer: str = "?",
+    ) -> None:
+        self._rag = rag
+        self._reader = reader
+        self._writer = writer
+        self._limits = limits
+        self._stop = stop
+        self._info = info
+        self._peer = peer
+        self._id = uuid.uuid4().hex
+        self._initialized = False
+        self._shut_down = False
+        self._closing = False
+        self._inflight: dict[RequestId, asyncio.Task[None]] = {}
+        self._cancelled: set[RequestId] = set()
+        self._sessions: dict[str, str] = {}
+        self._used_sessions: set[str] = set()
+        self._drain_lock = asyncio.Lock()
+        self._requests: dict[str, Handler] = {
+            "ask": self._ask,
+            "status": self._status,
+            "session/reset": self._session_reset,
+            "shutdown": self._shutdown,
+        }
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve until end of stream, ``exit``, a bad frame, idleness or server shutdown."""
+        logger.debug("json-rpc connection %s from %s", self._id[:8], self._peer)
+        try:
+            try:
+                await self._read_loop()
+            except Stopped:
+                # Shutdown: answers in flight may finish (the server bounds how long we wait).
+                pending = set(self._inflight.values())
+                if pending:
+                    await asyncio.wait(pending)
+            except IdleTimeout:
+                logger.info("closing idle json-rpc connection from %s", self._peer)
+            except MessageTooLarge as exc:
+                await self._send_quietly(error_message(None, INVALID_REQUEST, str(exc)))
+            except FramingError as exc:
+                await self._send_quietly(error_message(None, PARSE_ERROR, f"Parse error: {exc}"))
+            except (ClientGone, ConnectionError):
+                pass
+        except Exception as exc:  # a bug here must not take the server down
+            log_failure(logger, "json-rpc connection", exc)
+        finally:
+            await self._cancel_inflight()
+            self._forget_sessions()
+            await close_writer(self._writer)
+            logger.debug("json-rpc connection %s closed", self._id[:8])
+
+    async def _read_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        handshake_deadline = loop.time() + self._limits.handshake_timeout
+        while not self._closing:
+            timeout = self._limits.idle_timeout
+            if not self._initialized:  # unauthenticated clients must not hold a slot for long
+                timeout = min(timeout, max(0.0, handshake_deadline - loop.time()))
+            read = asyncio.ensure_future(read_frame(self._reader, self._limits))
+            body = await next_input(read, self._stop, timeout, busy=lambda: bool(self._inflight))
+            if body is None:
+                return
+            await self._dispatch(body)
+
+    async def _cancel_inflight(self) -> None:
+        tasks = list(self._inflight.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _forget_sessions(self) -> None:
+        """Sessions are private to a connection: free their history when it ends."""
+        for session in self._used_sessions:
+            try:
+                self._rag.reset(session)
+            except Exception as exc:
+                logger.debug("resetting a session failed: %s", type(exc).__name__)
+        self._used_sessions.clear()
+        self._sessions.clear()
+
+    # -- incoming messages -----------------------------------------------------------------------
+
+    async def _dispatch(self, body: bytes) -> None:
+        try:
+            message = json.loads(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            await self._send(error_message(None, PARSE_ERROR, "Parse error: not UTF-8 text."))
+            return
+        except (ValueError, RecursionError):
+            await self._send(error_message(None, PARSE_ERROR, "Parse error: not valid JSON."))
+            return
+        if isinstance(message, list):
+            await self._send(
+                error_message(None, INVALID_REQUEST, "Batches are not supported: send one message.")
+            )
+            return
+        if not isinstance(message, dict):
+            await self._send(error_message(None, INVALID_REQUEST, "A message must be an object."))
+            return
+
+        has_id = "id" in message
+        request_id = message.get("id")
+        if has_id and not _valid_id(request_id):
+            await self._send(
+                error_message(None, INVALID_REQUEST, "The id must be a string or a number.")
+            )
+            return
+        method = message.get("method")
+        if method is None and has_id and ("result" in message or "error" in message):
+            return  # a response: we send no requests, so there is nothing to match it with
+        reply_id = request_id if has_id else None
+        if message.get("jsonrpc") != "2.0":
+            await self._send(error_message(reply_id, INVALID_REQUEST, "'jsonrpc' must be \"2.0\"."))
+            return
+        if not isinstance(method, str) or not method:
+            await self._send(
+                error_message(reply_id, INVALID_REQUEST, "'method' must be a non-empty string.")
+            )
+            return
+        params = message.get("params")
+        if params is None:
+            params = {}
+        if not isinstance(params, (dict, list)):
+            await self._send(
+                error_message(reply_id, INVALID_REQUEST, "'params' must be an object or an array.")
+            )
+            return
+        if has_id:
+            await self._on_request(request_id, method, params)
+        else:
+            self._on_notification(method, params)
+
+    def _on_notification(self, method: str, params: dict[str, Any] | list[Any]) -> None:
+        """Notifications get no reply, even when wrong; unknown ones are ignored (LSP rule)."""
+        if method == "exit":
+            self._closing = True
+        elif method == "$/cancelRequest" and self._initialized and isinstance(params, dict):
+            target = params.get("id")
+            task = self._inflight.get(target) if _valid_id(target) else None
+            if task is not None and not task.done():
+                self._cancelled.add(target)
+                task.cancel()
+        else:
+            logger.debug("ignored notification %.60r", method)
+
+    async def _on_request(
+        self, request_id: RequestId, method: str, params: dict[str, Any] | list[Any]
+    ) -> None:
+        if request_id in self._inflight:
+            await self._send(
+                error_message(request_id, INVALID_REQUEST, "A request with this id is running.")
+            )
+            return
+        if method == "initialize":
+            await self._send(await self._call(request_id, self._initialize, params))
+            return
+        if not self._initialized:
+            await self._send(
+                error_message(
+                    request_id,
+                    SERVER_NOT_INITIALIZED,
+                    "The server is not initialized: send 'initialize' first.",
+                )
+            )
+            return
+        if self._shut_down:
+            await self._send(
+                error_message(request_id, INVALID_REQUEST, "The connection is shutting down.")
+            )
+            return
+        handler = self._requests.get(method)
+        if handler is None:
+            await self._send(
+                error_message(request_id, METHOD_NOT_FOUND, f"Unknown method {method[:80]!r}.")
+            )
+            return
+        if method != "ask":  # quick and synchronous: answer in order
+            await self._send(await self._call(request_id, handler, params))
+            return
+        if len(self._inflight) >= self._limits.max_requests_per_connection:
+            await self._send(
+                error_message(
+                    request_id,
+                    SERVER_BUSY,
+                    "Too many requests in flight "
+                    f"(max {self._limits.max_requests_per_connection}).",
+                )
+            )
+            return
+        task = asyncio.create_task(self._run_request(request_id, handler, params))
+        self._inflight[request_id] = task
+
+    async def _run_request(
+        self, request_id: RequestId, handler: Handler, params: dict[str, Any] | list[Any]
+    ) -> None:
+        """A request in its own task: send its response, or -32800 if the client cancelled it."""
+        try:
+            try:
+                reply = await self._call(request_id, handler, params)
+            except asyncio.CancelledError:
+                if request_id not in self._cancelled:
+                    raise  # shutdown or the client left: nobody to answer
+                _uncancel()
+                reply = error_message(request_id, REQUEST_CANCELLED, "The request was cancelled.")
+            await self._send(reply)
+        except ClientGone:
+            pass
+        finally:
+            self._inflight.pop(request_id, None)
+            self._cancelled.discard(request_id)
+
+    async def _call(
+        self, request_id: RequestId, handler: Handler, params: dict[str, Any] | list[Any]
+    ) -> bytes:
+        """Run a handler and turn its result or error into the framed response."""
+        try:
+            if not isinstance(params, dict):
+                raise RpcError(INVALID_PARAMS, "'params' must be an object.")
+            result = await handler(request_id, params)
+        except (ClientGone, asyncio.CancelledError):
+            raise
+        except RpcError as exc:
+            return error_message(request_id, exc.code, exc.message, exc.data)
+        except AzsdkRagError as exc:
+            message = one_line(str(exc)) or "The question could not be answered."
+            return error_message(request_id, RAG_ERROR, message, {"type": type(exc).__name__})
+        except Exception as exc:
+            # Details (which may name endpoints) stay in the log; the client gets one safe line.
+            log_failure(logger, "request", exc)
+            return error_message(request_id, INTERNAL, INTERNAL_ERROR)
+        return encode_message({"jsonrpc": "2.0", "id": request_id, "result": result})
+
+    # -- methods -----------------------------------------------------------------------------------
+
+    async def _initialize(self, _id: RequestId, params: dict[str, Any]) -> dict[str, Any]:
+        if self._initialized:
+            raise RpcError(INVALID_REQUEST, "'initialize' was already called.")
+        version = params.get("protocolVersion")
+        if version is not None and version != PROTOCOL_VERSION:
+            raise RpcError(
+                INVALID_PARAMS,
+                f"Unsupported protocolVersion {str(version)[:20]!r}: "
+                f"this server speaks {PROTOCOL_VERSION!r}.",
+            )
+        if self._info.token is not None:
+            given = params.get("token")
+            ok = isinstance(given, str) and hmac.compare_digest(
+                given.encode("utf-8", "surrogatepass"), self._info.token.encode("utf-8")
+            )
+            if not ok:
+                logger.warning("refused json-rpc client %s: bad or missing token", self._peer)
+                self._closing = True
+                raise RpcError(UNAUTHORIZED, "Unauthorized: the token is missing or wrong.")
+        self._initialized = True
+        return {
+            "protocolVersion": PROTOCOL_VERSION,
+            "serverInfo": {"name": self._info.name, "version": self._info.version},
+            "capabilities": {
+                "streaming": True,
+                "cancel": True,
+                "languages": list(
+                    self._info.languages if self._info.languages is not None else language_ids()
+                ),
+            },
+        }
+
+    async def _status(self, _id: RequestId, _params: dict[str, Any]) -> Any:
+        return self._rag.status()
+
+    async def _shutdown(self, _id: RequestId, _params: dict[str, Any]) -> None:
+        self._shut_down = True
+        return None
+
+    async def _session_reset(self, _id: RequestId, params: dict[str, Any]) -> None:
+        key = _text_param(params, "sessionId", _MAX_SESSION_CHARS, required=False)
+        session = self._sessions.pop(key, None) if key is not None else self._id
+        if session is not None:
+            self._rag.reset(session)
+            if key is not None:
+                self._used_sessions.discard(session)
+        return None
+
+    def _session(self, key: str | None) -> str:
+        """The RAG's session id for a client's: namespaced, so clients never share history."""
+        if key is None:
+            session = self._id
+        else:
+            session = self._sessions.get(key)
+            if session is None:
+                if len(self._sessions) >= self._limits.max_sessions_per_connection:
+                    raise RpcError(
+                        INVALID_PARAMS,
+                        "Too many sessions on this connection "
+                        f"(max {self._limits.max_sessions_per_connection}); reset one first.",
+                    )
+                session = self._sessions[key] = f"{self._id}:{key}"
+        self._used_sessions.add(session)
+        return session
+
+    async def _ask(self, request_id: RequestId, params: dict[str, Any]) -> dict[str, Any]:
+        question = _text_param(params, "question", self._limits.max_question_chars, required=True)
+        assert question is not None
+        if not question.strip():
+            raise RpcError(INVALID_PARAMS, "'question' is empty.")
+        language = _text_param(params, "language", _MAX_LANGUAGE_CHARS, required=False)
+        if language is not None:
+            language = language.strip() or None
+        if language is not None:
+            try:
+                language = resolve_language(language).id
+            except ValueError as exc:
+                raise RpcError(INVALID_PARAMS, str(exc)) from None
+        key = _text_param(params, "sessionId", _MAX_SESSION_CHARS, required=False)
+        session = self._session(key)
+
+        route: Route | None = None
+        sources: list[Source] = []
+        parts: list[str] = []
+        answer: Answer | None = None
+        stream = self._rag.astream(question, session_id=session, language=language)
+        try:
+            async for event in stream:
+                if isinstance(event, DeltaEvent):
+                    if event.text:
+                        parts.append(event.text)
+                        await self._notify(
+                            "answer/delta", {"requestId": request_id, "text": event.text}
+                        )
+                elif isinstance(event, RouteEvent):
+                    route = event.route
+                    await self._notify(
+                        "answer/route", {"requestId": request_id, "route": route.to_dict()}
+                    )
+                elif isinstance(event, SourcesEvent):
+                    sources = list(event.sources)
+                    await self._notify(
+                        "answer/sources",
+                        {"requestId": request_id, "sources": [s.to_dict() for s in sources]},
+                    )
+                elif isinstance(event, DoneEvent):
+                    answer = event.answer
+        finally:
+            await _aclose(stream)
+
+        streamed = "".join(parts)
+        if answer is None:
+            fallback = Route((), question, "none", "no route was reported")
+            answer = Answer(streamed, route or fallback, sources)
+        if not answer.text.strip():
+            if streamed.strip():
+                answer = Answer(streamed, answer.route, answer.sources)
+            else:  # never leave the client with nothing to show
+                await self._notify("answer/delta", {"requestId": request_id, "text": NO_ANSWER})
+                answer = Answer(NO_ANSWER, answer.route, answer.sources)
+        return answer.to_dict()
+
+    # -- outgoing messages -----------------------------------------------------------------------
+
+    async def _notify(self, method: str, params: dict[str, Any]) -> None:
+        await self._send(encode_message({"jsonrpc": "2.0", "method": method, "params": params}))
+
+    async def _send(self, data: bytes) -> None:
+        """Write one framed message; wait (bounded) only when the client is behind."""
+        if self._writer.is_closing():
+            raise ClientGone
+        try:
+            self._writer.write(data)
+        except OSError:
+            raise ClientGone from None
+        transport = getattr(self._writer, "transport", None)
+        if transport is None or not transport.get_write_buffer_size():
+            return  # the kernel took it all (or the writer blocks): nothing to wait for
+        async with self._drain_lock:
+            try:
+                await asyncio.wait_for(self._writer.drain(), self._limits.write_timeout)
+            except asyncio.TimeoutError:
+                logger.info("dropping a json-rpc client that stopped reading: %s", self._peer)
+                if transport is not None:
+                    transport.abort()
+                raise ClientGone from None
+            except (ConnectionError, RuntimeError):
+                raise ClientGone from None
+
+    async def _send_quietly(self, data: bytes) -> None:
+        with contextlib.suppress(ClientGone, ConnectionError, OSError):
+            await self._send(data)

@@ -1,0 +1,119 @@
+"""Every knob of azsdk-rag in one typed object, read from arguments or the environment.
+
+Nothing else in the package reads ``os.environ``: build a :class:`Settings` (``Settings()`` reads the
+environment, keyword arguments override it) and hand it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MEMORY = ":memory:"
+
+EmbeddingsKind = Literal["local", "azure"]
+LlmKind = Literal["auto", "extractive", "azure", "openai"]
+RetrievalMode = Literal["hybrid", "dense", "sparse"]
+
+
+def default_qdrant_path() -> Path:
+    """The embedded store lives in the user's data directory, so every project shares one index."""
+    return Path(user_data_dir("azsdk-rag", appauthor=False)) / "qdrant"
+
+
+def _env(name: str) -> AliasChoices:
+    """Accept both the field name (as a keyword argument) and a plain environment variable."""
+    return AliasChoices(name.lower(), name)
+
+
+class Settings(BaseSettings):
+    """Configuration, from keyword arguments first, then ``AZSDK_RAG_*`` and Azure OpenAI variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AZSDK_RAG_", populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    # -- store ---------------------------------------------------------------------------------
+    qdrant_path: str = Field(
+        default_factory=lambda: str(default_qdrant_path()),
+        description="Embedded Qdrant folder, or ':memory:' for a throwaway store.",
+    )
+    qdrant_url: str | None = Field(None, description="A Qdrant server; wins over the path.")
+    qdrant_api_key: SecretStr | None = Field(None, description="API key of the Qdrant server.")
+    collection: str = Field("AzureSDKs", description="Collection name (the old backend's).")
+    shards: int = Field(1, ge=1, description="Shards of a collection created on a server.")
+    replicas: int = Field(1, ge=1, description="Replication factor of a collection on a server.")
+
+    # -- embeddings ----------------------------------------------------------------------------
+    embeddings: EmbeddingsKind = Field("local", description="'local' (fastembed) or 'azure'.")
+    dense_model: str = Field(
+        "sentence-transformers/all-MiniLM-L6-v2", description="fastembed dense model."
+    )
+    sparse_model: str = Field("Qdrant/bm25", description="fastembed sparse model.")
+    embedding_deployment: str = Field(
+        "text-embedding-ada-002", description="Azure OpenAI embedding deployment."
+    )
+    model_dir: Path | None = Field(
+        None, description="Folder of local model folders (offline); unset: fastembed downloads."
+    )
+
+    # -- ingest --------------------------------------------------------------------------------
+    corpus: Path | None = Field(
+        None, description="Default corpus for a bare 'ingest' (file or folder of *.jsonl[.gz])."
+    )
+    chunk_tokens: int = Field(350, ge=32, description="Largest chunk, in tiktoken tokens.")
+    chunk_overlap: int = Field(40, ge=0, description="Tokens shared by neighbouring chunks.")
+    batch_size: int = Field(32, ge=1, description="Points embedded and written per batch.")
+    github_base: str = Field(
+        "https://github.com/Azure", description="Where 'ingest --github' clones from."
+    )
+
+    # -- retrieval and answering ---------------------------------------------------------------
+    retrieval_mode: RetrievalMode = Field("hybrid", description="hybrid, dense or sparse.")
+    top_k: int = Field(5, ge=1, description="Chunks handed to the model.")
+    context_tokens: int = Field(3000, ge=100, description="Token budget of the context.")
+    history_tokens: int = Field(2000, ge=0, description="Token budget of a session's history.")
+    llm: LlmKind = Field("auto", description="auto, extractive, azure or openai.")
+    chat_deployment: str = Field("gpt-4o-mini", description="Azure OpenAI chat deployment.")
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint.")
+    openai_api_key: SecretStr | None = Field(None, description="Key of that endpoint.")
+    openai_model: str = Field("gpt-4o-mini", description="Model name at that endpoint.")
+    request_timeout: float = Field(60.0, gt=0, description="Seconds per model request.")
+    max_retries: int = Field(3, ge=0, description="Retries of a throttled or failed request.")
+
+    # -- Azure OpenAI (standard variable names) ------------------------------------------------
+    azure_openai_endpoint: str | None = Field(
+        None, validation_alias=_env("AZURE_OPENAI_ENDPOINT")
+    )
+    azure_openai_api_key: SecretStr | None = Field(
+        None, validation_alias=_env("AZURE_OPENAI_API_KEY")
+    )
+    openai_api_version: str = Field("2024-10-21", validation_alias=_env("OPENAI_API_VERSION"))
+
+    # -- server --------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address 'serve' binds.")
+    port: int = Field(65432, ge=0, le=65535, description="Legacy raw-text port (old extension).")
+    rpc_port: int = Field(65433, ge=0, le=65535, description="JSON-RPC port.")
+    token: SecretStr | None = Field(None, description="Required from clients off loopback.")
+
+    @field_validator("qdrant_path", mode="before")
+    @classmethod
+    def _expand(cls, value: object) -> object:
+        if isinstance(value, Path):
+            value = str(value)
+        if isinstance(value, str) and value != MEMORY:
+            return str(Path(value).expanduser())
+        return value
+
+    @property
+    def uses_server(self) -> bool:
+        return bool(self.qdrant_url)
+
+    @property
+    def location(self) -> str:
+        """Where the index lives, for messages (never includes a key)."""
+        return self.qdrant_url or self.qdrant_path

@@ -1,0 +1,108 @@
+"""Plain result types shared by the router, the chains, the API and the socket adapters.
+
+They sit at the bottom of the layers so that every module can speak them; each has ``to_dict`` for
+JSON (the CLI's ``--json`` and the JSON-RPC protocol use exactly these shapes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol, Union
+
+Signal = Literal["forced", "slash", "text", "code", "history", "llm", "none"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """The languages a question is about, and why.
+
+    ``languages`` is sorted; empty means "no language named: search them all".
+    ``query`` is the text to search with (a leading slash command stripped).
+    """
+
+    languages: tuple[str, ...]
+    query: str
+    signal: Signal
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["languages"] = list(self.languages)
+        return data
+
+
+@dataclass(frozen=True)
+class Source:
+    """One README an answer drew on."""
+
+    language: str
+    package: str
+    title: str
+    url: str
+    score: float
+    section: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A whole answer: the markdown text, the route that chose the READMEs, and the READMEs."""
+
+    text: str
+    route: Route
+    sources: list[Source] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "route": self.route.to_dict(),
+            "sources": [s.to_dict() for s in self.sources],
+        }
+
+
+@dataclass(frozen=True)
+class RouteEvent:
+    route: Route
+    type: Literal["route"] = "route"
+
+
+@dataclass(frozen=True)
+class SourcesEvent:
+    sources: list[Source]
+    type: Literal["sources"] = "sources"
+
+
+@dataclass(frozen=True)
+class DeltaEvent:
+    text: str
+    type: Literal["delta"] = "delta"
+
+
+@dataclass(frozen=True)
+class DoneEvent:
+    answer: Answer
+    type: Literal["done"] = "done"
+
+
+Event = Union[RouteEvent, SourcesEvent, DeltaEvent, DoneEvent]
+
+
+class RagService(Protocol):
+    """What the socket adapters need of the RAG: the contract :class:`AzureSdkRag` fulfils."""
+
+    def astream(
+        self, question: str, *, session_id: str | None = None, language: str | None = None
+    ) -> AsyncIterator[Event]:
+        """Stream route, sources, answer deltas, then done."""
+        ...
+
+    def reset(self, session_id: str) -> None:
+        """Forget a session's history."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """Index location, collection, model and counts, as JSON-able data."""
+        ...
