@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/socket.py [--clients 1 10 50] [--real]
 
 The server runs in a process of its own (as in production) over the deterministic fake RAG of
-tests/support (``--deltas`` pieces, ``--delay`` seconds before each); the same fake, called in
+tests/support (``--deltas`` pieces, ``--delay`` seconds before each: 20 x 5 ms by default, a
+stream several times faster than a real model's); the same fake, called in
 this process, is the baseline. Reported, at each number of concurrent clients: time to first
 delta and time to the whole answer (p50/p95) directly, over JSON-RPC/TCP and over the legacy
 wire (whose one reply is the whole answer, after its quiet window); then the server's memory per
@@ -16,13 +17,33 @@ p50 to time-to-first-delta at 1 client and <= 20 ms at 50; RSS after the malform
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import os
 import sys
 
-# This file is called socket.py: drop its folder from the path, or "import socket" (asyncio does)
-# would import this script instead of the standard library module.
+# This file is called socket.py, so whenever its folder is on sys.path (it is sys.path[0] when
+# this or any sibling script runs), "import socket" would find it instead of the standard
+# library's module. Run as a script, it takes its folder off the path; imported as "socket" by
+# accident, it hands the importer the real module instead.
 _HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+_PATH = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+
+def _become_the_real_module(name: str) -> None:
+    spec = importlib.machinery.PathFinder.find_spec(name, _PATH)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no standard-library module {name!r}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # the import statement returns what sys.modules holds at the end
+    spec.loader.exec_module(module)
+
+
+if __name__ == "__main__":
+    sys.path[:] = _PATH
+    sys.path.insert(0, os.path.join(os.path.dirname(_HERE), "tests"))
+else:
+    _become_the_real_module(__name__)
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
@@ -33,12 +54,10 @@ from collections.abc import Awaitable, Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-ROOT = Path(_HERE).parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from azsdk_rag.types import DeltaEvent, RagService  # noqa: E402
-from support.fake_rag import FakeRag  # noqa: E402
-from support.socket_clients import SERVE_FAKE, RpcClient, frame  # noqa: E402
+if __name__ == "__main__":
+    from azsdk_rag.types import DeltaEvent, RagService
+    from support.fake_rag import FakeRag
+    from support.socket_clients import SERVE_FAKE, RpcClient, frame
 
 QUESTIONS_REAL = [
     "How do I upload a file to Azure Blob Storage in Python?",
@@ -186,23 +205,26 @@ def _body(data: bytes) -> bytes:
     return b"Content-Length: %d\r\n\r\n%b" % (len(data), data)
 
 
-MALFORMED_RPC = [
-    b"Content-Length: abc\r\n\r\n",
-    b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
-    _body(b"{not json"),
-    _body(b"\xff\xfe\xfd"),
-    _body(b"[" * 50_000),
-    b"Content-Length: 99999999\r\n\r\n",
-    b"X-Pad: " + b"a" * 20_000 + b"\r\n\r\n",
-    frame({"jsonrpc": "2.0", "id": 1, "method": "ask", "params": {"question": 5}}),
-    frame({"jsonrpc": "2.0", "id": 1, "method": "nope"}),
-    b"Content-Length: 100\r\n\r\n{",
-]
+def malformed_rpc() -> list[bytes]:
+    return [
+        b"Content-Length: abc\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        _body(b"{not json"),
+        _body(b"\xff\xfe\xfd"),
+        _body(b"[" * 50_000),
+        b"Content-Length: 99999999\r\n\r\n",
+        b"X-Pad: " + b"a" * 20_000 + b"\r\n\r\n",
+        frame({"jsonrpc": "2.0", "id": 1, "method": "ask", "params": {"question": 5}}),
+        frame({"jsonrpc": "2.0", "id": 1, "method": "nope"}),
+        b"Content-Length: 100\r\n\r\n{",
+    ]
+
+
 MALFORMED_LEGACY = [b"\xff\xfe\xfd", b"x" * 70_000, b"POST / HTTP/1.1\r\nHost: x\r\n\r\n", b"   "]
 
 
 async def malformed(ports: dict[str, int], count: int, concurrency: int = 25) -> None:
-    inputs = [("rpc", m) for m in MALFORMED_RPC] + [("legacy", m) for m in MALFORMED_LEGACY]
+    inputs = [("rpc", m) for m in malformed_rpc()] + [("legacy", m) for m in MALFORMED_LEGACY]
     gate = asyncio.Semaphore(concurrency)
 
     async def one(k: int) -> None:
@@ -293,14 +315,24 @@ def fmt(values: list[float]) -> str:
     return f"{pct(values, 0.5):7.2f} / {pct(values, 0.95):7.2f}"
 
 
+def asks_for(args: argparse.Namespace, clients: int) -> int:
+    return args.asks or max(3, 60 // clients)
+
+
 async def main_async(args: argparse.Namespace) -> int:
+    # The baseline first, then the RAG is closed: an embedded store admits one process at a time.
+    rag = make_direct_rag(args)
+    await direct(rag, 2, 3, args.real)  # warm up
+    baseline = {c: await direct(rag, c, asks_for(args, c), args.real) for c in args.clients}
+    close = getattr(rag, "close", None)
+    if callable(close):
+        close()
+
     proc, ports = start_server(args)
     failures: list[str] = []
     try:
-        rag = make_direct_rag(args)
-        await over_jsonrpc(ports["rpc"], 2, 3, args.real)  # warm up both sides
+        await over_jsonrpc(ports["rpc"], 2, 3, args.real)  # warm up the server
         await over_legacy(ports["legacy"], 2, 2, args.real)
-        await direct(rag, 2, 3, args.real)
 
         print(
             f"\nlatency in ms, p50 / p95 (fake model: {args.deltas} deltas, "
@@ -315,8 +347,8 @@ async def main_async(args: argparse.Namespace) -> int:
         print(header)
         print("-" * len(header))
         for clients in args.clients:
-            asks = args.asks or max(4, 120 // clients)
-            base = await direct(rag, clients, asks, args.real)
+            asks = asks_for(args, clients)
+            base = baseline[clients]
             rpc = await over_jsonrpc(ports["rpc"], clients, asks, args.real)
             old = await over_legacy(ports["legacy"], clients, asks, args.real)
             goal = 5.0 if clients == 1 else 20.0 if clients >= 50 else None
@@ -386,9 +418,10 @@ async def main_async(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50])
-    parser.add_argument("--asks", type=int, default=0, help="per client (default: ~120 total)")
-    parser.add_argument("--deltas", type=int, default=10)
-    parser.add_argument("--delay", type=float, default=0.001)
+    parser.add_argument("--asks", type=int, default=0, help="per client (default: ~60 in all)")
+    # 20 deltas 5 ms apart: 200 deltas/s per stream, several times faster than real models.
+    parser.add_argument("--deltas", type=int, default=20)
+    parser.add_argument("--delay", type=float, default=0.005)
     parser.add_argument("--idle", type=int, default=200, help="idle connections to measure")
     parser.add_argument("--malformed", type=int, default=1000)
     parser.add_argument("--real", action="store_true", help="the real AzureSdkRag")

@@ -128,5 +128,133 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"  {lang:<11} {entry['packages']:>4} packages {entry['points']:>6} points")
 
 
+def _open_rag(ctx: click.Context, **overrides: Any):
+    from .rag import AzureSdkRag
+
+    return AzureSdkRag(settings_from(ctx, **overrides))
+
+
+def _print_sources(sources: list[Any]) -> None:
+    if sources:
+        click.secho("\nSources:", bold=True, err=False)
+        for s in sources:
+            click.echo(f"  - [{s.language}] {s.package}: {s.url}")
+
+
+def _stream_answer(rag: Any, question: str, session_id: str | None, language: str | None) -> None:
+    from .types import DeltaEvent, DoneEvent, RouteEvent
+
+    for event in rag.stream(question, session_id=session_id, language=language):
+        if isinstance(event, RouteEvent):
+            langs = ", ".join(event.route.languages) or "all languages"
+            click.secho(f"({langs}: {event.route.reason})", dim=True, err=True)
+        elif isinstance(event, DeltaEvent):
+            click.echo(event.text, nl=False)
+        elif isinstance(event, DoneEvent):
+            if not event.answer.text.endswith("\n"):
+                click.echo()
+            _print_sources(event.answer.sources)
+
+
+@cli.command()
+@click.argument("question", nargs=-1, required=True)
+@click.option("--language", "-l", help="Force a language (python, java, js, dotnet, rust...).")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+@click.pass_context
+@friendly
+def ask(ctx: click.Context, question: tuple[str, ...], language: str | None,
+        as_json: bool) -> None:
+    """Answer one question (streams to the terminal)."""
+    text = " ".join(question)
+    with _open_rag(ctx) as rag:
+        if as_json:
+            click.echo(json.dumps(rag.ask(text, language=language).to_dict(), indent=2))
+        else:
+            _stream_answer(rag, text, None, language)
+
+
+@cli.command()
+@click.option("--language", "-l", help="Force a language for the whole chat.")
+@click.pass_context
+@friendly
+def chat(ctx: click.Context, language: str | None) -> None:
+    """An interactive chat with history; /python, /js, /java, /dotnet, /rust work; 'exit' ends."""
+    with _open_rag(ctx) as rag:
+        session = rag.new_session()
+        click.echo("Ask about the Azure SDKs. /reset forgets the chat; exit or Ctrl-D ends it.")
+        while True:
+            try:
+                text = click.prompt(">", prompt_suffix=" ", default="", show_default=False)
+            except (EOFError, click.Abort):
+                click.echo()
+                return
+            if text.strip().lower() in ("exit", "end", "quit", "/exit", "/quit"):
+                return
+            if text.strip().lower() == "/reset":
+                rag.reset(session)
+                click.echo("(history cleared)")
+                continue
+            if not text.strip():
+                continue
+            try:
+                _stream_answer(rag, text, session, language)
+            except AzsdkRagError as exc:  # keep the chat alive after a model error
+                click.echo(f"error: {exc}", err=True)
+
+
+@cli.command(name="eval")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--k", "k", default=5, show_default=True, help="Cut-off for hit@k.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--misses", is_flag=True, help="List the questions missed.")
+@click.pass_context
+@friendly
+def evaluate_cmd(ctx: click.Context, file: Path, k: int, as_json: bool, misses: bool) -> None:
+    """Routing and retrieval quality of a question file (router + retriever, no LLM)."""
+    from .evaluation import evaluate, format_table, load_questions
+    from .router import normalise_history
+
+    questions = load_questions(file)
+    with _open_rag(ctx) as rag:
+        from langchain_core.messages import AIMessage, HumanMessage
+
+        def retrieve(route: Any, history: list[dict[str, str]], k: int) -> list[Any]:
+            messages = [HumanMessage(t) if r == "user" else AIMessage(t)
+                        for r, t in normalise_history(history)]
+            return rag.retrieve(route, messages, k=k * 2, use_llm=False)
+
+        rag.retrieve(rag.route("warm up"), k=1)  # load models and the index before timing
+        result = evaluate(questions, lambda q, h: rag.route(q, h), retrieve, k)
+    if as_json:
+        if not misses:
+            result.pop("misses")
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(format_table(result))
+    if misses:
+        for m in result["misses"]:
+            click.echo(f"{m['id']}: {m['question'][:70]!r} expected {m['expected']} "
+                       f"routed {m['routed']}; want {m['packages']} got {m['retrieved']}")
+
+
+@cli.command()
+@click.option("--stdio", is_flag=True, help="JSON-RPC over stdin/stdout (for the VS Code extension).")
+@click.option("--host", help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, help="Legacy raw-text port (default 65432).")
+@click.option("--rpc-port", type=int, help="JSON-RPC port (default 65433).")
+@click.pass_context
+@friendly
+def serve(ctx: click.Context, stdio: bool, host: str | None, port: int | None,
+          rpc_port: int | None) -> None:
+    """Serve the old extension's raw-text protocol and JSON-RPC (TCP), or JSON-RPC on stdio."""
+    import asyncio
+
+    from .server.serve import serve as run_server
+
+    settings = settings_from(ctx, host=host, port=port, rpc_port=rpc_port)
+    with _open_rag(ctx, host=host, port=port, rpc_port=rpc_port) as rag:
+        asyncio.run(run_server(rag, settings, stdio=stdio))
+
+
 def main() -> None:
     cli(prog_name="azsdk-rag")

@@ -89,7 +89,7 @@ class FastEmbedDense(Embeddings):
     """A fastembed dense model as a LangChain ``Embeddings``; the ONNX session is shared per process."""
 
     def __init__(self, model_name: str, model_dir: Path | None = None, batch_size: int = 32,
-                 max_length: int = 256):
+                 max_length: int = 128):
         self.model_name = model_name
         self.batch_size = batch_size
         self._model = _text_embedding(model_name, model_dir)
@@ -149,6 +149,7 @@ def make_embedders(settings: Settings) -> Embedders:
         name = f"azure-openai:{settings.embedding_deployment}"
         dim = len(dense.embed_query("dimension probe"))
     else:
-        fe = FastEmbedDense(settings.dense_model, settings.model_dir, settings.batch_size)
+        fe = FastEmbedDense(settings.dense_model, settings.model_dir, settings.batch_size,
+                            settings.embed_max_tokens)
         dense, name, dim = fe, settings.dense_model, fe.dim
     return Embedders(dense, sparse, EmbedderInfo(name, dim, settings.sparse_model))

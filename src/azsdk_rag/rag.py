@@ -16,11 +16,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnableLambda
 
 from .chains import ChainFactory, LanguageChains
 from .embeddings import Embedders, make_embedders
@@ -31,7 +32,7 @@ from .languages import language_ids
 from .llms import finish_reason_error, make_chat_model, model_errors
 from .prompts import condense_prompt
 from .retrieval import to_sources
-from .router import LanguageRouter, normalise_history
+from .router import LanguageChoice, LanguageRouter, normalise_history
 from .search import make_backend
 from .settings import Settings
 from .store import Store
@@ -59,16 +60,25 @@ class AzureSdkRag:
         except BaseException:
             self.close()
             raise
-        self.router: Runnable = router or LanguageRouter()
         self.model: BaseChatModel = model or make_chat_model(self.settings) \
             or ExtractiveChatModel()
         self.uses_llm = not isinstance(self.model, ExtractiveChatModel)
+        self.router: Runnable = router or self._default_router()
         self.factory = ChainFactory(
             make_backend(self.store, self.embedders), self.embedders, self.model, prompt,
             k=self.settings.top_k, mode=self.settings.retrieval_mode,
             context_tokens=self.settings.context_tokens)
         self.chains = LanguageChains(self.factory)
         self.sessions = SessionStore(self.settings.history_tokens)
+
+    def _default_router(self) -> LanguageRouter:
+        """Rules; with an LLM, an LLM classifier for the inputs the rules find ambiguous."""
+        if not self.uses_llm:
+            return LanguageRouter()
+        try:
+            return LanguageRouter(classifier=self.model.with_structured_output(LanguageChoice))
+        except NotImplementedError:
+            return LanguageRouter()
 
     @classmethod
     def from_env(cls, **overrides: Any) -> AzureSdkRag:
@@ -96,11 +106,16 @@ class AzureSdkRag:
     def retriever(self, languages: tuple[str, ...] = ()):
         return self.factory.retriever(languages)
 
-    def search_query(self, route: Route, history: list[BaseMessage]) -> str:
-        """The query to search with: a follow-up gets its topic back from the conversation."""
+    def search_query(self, route: Route, history: list[BaseMessage],
+                     use_llm: bool | None = None) -> str:
+        """The query to search with: a follow-up gets its topic back from the conversation.
+
+        With an LLM the follow-up is rewritten into a standalone query; without one (or with
+        ``use_llm=False``) the previous user turn's key terms are added to it.
+        """
         if not history:
             return route.query
-        if self.uses_llm:
+        if self.uses_llm if use_llm is None else use_llm:
             try:
                 with model_errors(self.settings):
                     chain = condense_prompt() | self.model | StrOutputParser()
@@ -111,6 +126,12 @@ class AzureSdkRag:
                 pass  # fall back to the rule below; the answer step reports a real outage
         last_user = next((m.text for m in reversed(history) if m.type == "human"), "")
         return f"{route.query} {key_terms(last_user)}".strip()
+
+    def retrieve(self, route: Route, history: list[BaseMessage] | None = None,
+                 k: int | None = None, use_llm: bool | None = None) -> list[Document]:
+        """Retrieval alone (what ``eval`` measures): README chunks for a routed question."""
+        query = self.search_query(route, history or [], use_llm)
+        return self.retriever(route.languages).invoke(query, k=k or self.settings.top_k)
 
     def _prepare(self, question: str, session_id: str | None,
                  language: str | None) -> tuple[Route, dict[str, Any], Runnable]:
@@ -251,11 +272,4 @@ class AzureSdkRag:
         def dispatch(value: dict[str, Any]) -> Runnable:
             return self.chains.for_languages(value["route"].languages)
 
-        return RunnableLambda(prepare, name="route") | RunnablePassthrough.assign(
-            **{"docs_and_answer": RunnableLambda(dispatch, name="dispatch")}
-        ) | RunnableLambda(_flatten, name="result")
-
-
-def _flatten(value: dict[str, Any]) -> dict[str, Any]:
-    inner = value.pop("docs_and_answer")
-    return {**value, "docs": inner["docs"], "answer": inner["answer"]}
+        return RunnableLambda(prepare, name="route") | RunnableLambda(dispatch, name="dispatch")

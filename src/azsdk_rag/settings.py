@@ -54,6 +54,9 @@ class Settings(BaseSettings):
         "sentence-transformers/all-MiniLM-L6-v2", description="fastembed dense model."
     )
     sparse_model: str = Field("Qdrant/bm25", description="fastembed sparse model.")
+    embed_max_tokens: int = Field(
+        128, ge=16, le=512, description="Word pieces of a chunk the dense model reads."
+    )
     embedding_deployment: str = Field(
         "text-embedding-ada-002", description="Azure OpenAI embedding deployment."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,26 +22,15 @@ from support.fake_rag import (
     SECRET,
     FakeRag,
 )
-from support.socket_clients import FAST, RpcClient, frame, rpc_client, running
-
-
-async def wait_until(condition: Any, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition never became true"
-        await asyncio.sleep(0.01)
-
-
-async def first_delta(client: RpcClient, request_id: int) -> None:
-    """Read notifications until the first delta of ``request_id``."""
-    while True:
-        message = await client.read()
-        assert message is not None
-        if message.get("method") == "answer/delta":
-            assert message["params"]["requestId"] == request_id
-            return
-
+from support.socket_clients import (
+    FAST,
+    RpcClient,
+    first_delta,
+    frame,
+    rpc_client,
+    running,
+    wait_until,
+)
 
 # -- initialize ----------------------------------------------------------------------------------
 
@@ -145,6 +135,16 @@ async def test_status_returns_the_rags_status(server: Server, rag: FakeRag) -> N
     async with rpc_client(server) as client:
         reply, _ = await client.call("status")
     assert reply["result"] == rag.status()
+
+
+async def test_whatever_the_rag_returns_goes_out_as_strict_json(
+    server: Server, rag: FakeRag, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    odd = {"nan": float("nan"), "inf": [float("-inf"), 1.5], "path": Path("/data/qdrant")}
+    monkeypatch.setattr(rag, "status", lambda: odd)
+    async with rpc_client(server) as client:
+        reply, _ = await client.call("status")  # the client's parser rejects NaN / Infinity
+    assert reply["result"] == {"nan": None, "inf": [None, 1.5], "path": "/data/qdrant"}
 
 
 async def test_fifty_clients_at_once_each_get_their_own_answer() -> None:
@@ -337,6 +337,8 @@ BAD_MESSAGES = [
     pytest.param(b'{"jsonrpc":"2.0","id":2,"method":7}', -32600, 2, id="method-not-string"),
     pytest.param(b'{"jsonrpc":"2.0","id":3}', -32600, 3, id="no-method"),
     pytest.param(b'{"jsonrpc":"2.0","id":true,"method":"status"}', -32600, None, id="bad-id"),
+    pytest.param(b'{"jsonrpc":"2.0","id":1e400,"method":"status"}', -32600, None, id="inf-id"),
+    pytest.param(b'{"jsonrpc":"2.0","id":{},"method":"status"}', -32600, None, id="object-id"),
     pytest.param(b'{"jsonrpc":"2.0","id":4,"method":"ask","params":"q"}', -32600, 4, id="params"),
     pytest.param(b'{"jsonrpc":"2.0","id":5,"method":"nope"}', -32601, 5, id="unknown-method"),
     pytest.param(b'{"jsonrpc":"2.0","id":6,"method":"$/nope"}', -32601, 6, id="unknown-$"),

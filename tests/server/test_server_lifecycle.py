@@ -11,7 +11,6 @@ import sys
 from typing import Any
 
 import pytest
-from test_server_jsonrpc import first_delta, wait_until
 
 from azsdk_rag.errors import ConfigError
 from azsdk_rag.server import Limits, Server, serve
@@ -22,11 +21,13 @@ from support.socket_clients import (
     SERVE_FAKE,
     OldExtensionClient,
     RpcClient,
+    first_delta,
     frame,
     in_thread,
     make_settings,
     rpc_client,
     running,
+    wait_until,
 )
 
 
@@ -275,7 +276,7 @@ async def test_stdio_speaks_the_same_protocol_and_exits_on_exit() -> None:
             await proc.wait()
 
 
-async def test_stdio_exits_when_stdin_closes() -> None:
+async def test_stdio_finishes_its_answers_and_exits_when_stdin_closes() -> None:
     proc = await spawn("--stdio")
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(
@@ -287,6 +288,15 @@ async def test_stdio_exits_when_stdin_closes() -> None:
     assert proc.returncode == 0
     messages = read_frames(out)
     assert messages[0]["id"] == 0 and "result" in messages[0]
+    assert messages[-1] == {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "result": {
+            "text": "Answer 1 to: q",
+            "route": {"languages": [], "query": "q", "signal": "none", "reason": "fake router"},
+            "sources": [],
+        },
+    }
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

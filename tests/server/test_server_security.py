@@ -28,14 +28,21 @@ def test_other_addresses_are_not_loopback(host: str) -> None:
 
 @pytest.mark.parametrize("token", [None, ""])
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20"])
-def test_a_reachable_address_without_a_token_is_refused(host: str, token: str | None) -> None:
+async def test_a_reachable_address_without_a_token_is_refused(host: str, token: str | None) -> None:
+    server = Server(FakeRag(), make_settings(host=host, token=token))
     with pytest.raises(ConfigError, match="without a token: set AZSDK_RAG_TOKEN"):
-        Server(FakeRag(), make_settings(host=host, token=token))
+        await server.start()
+    assert server.sockets == []
 
 
 async def test_serve_refuses_before_binding_anything() -> None:
     with pytest.raises(ConfigError):
         await serve(FakeRag(), make_settings(host="0.0.0.0"))
+
+
+async def test_stdio_binds_nothing_so_the_host_does_not_matter() -> None:
+    server = Server(FakeRag(), make_settings(host="0.0.0.0"))
+    await server.close()  # constructing and closing is fine; only start() binds
 
 
 async def test_off_loopback_the_legacy_protocol_listens_on_loopback_only(

@@ -46,6 +46,10 @@ def frame(message: Any) -> bytes:
     return b"Content-Length: %d\r\n\r\n%b" % (len(body), body)
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"the server sent {name}, which is not JSON")
+
+
 class RpcClient:
     """A minimal JSON-RPC client over asyncio streams, reading frames like vscode-jsonrpc."""
 
@@ -99,7 +103,7 @@ class RpcClient:
             if name.lower() == "content-length":
                 length = int(value)
         assert length is not None
-        return json.loads(await self.reader.readexactly(length))
+        return json.loads(await self.reader.readexactly(length), parse_constant=_not_json)
 
     async def call(self, method: str, params: Any = None) -> tuple[dict[str, Any], list[dict]]:
         """Send a request; return its response and the notifications that came before it."""
@@ -142,6 +146,24 @@ async def rpc_client(server: Server, initialize: bool = True) -> AsyncIterator[R
         yield client
     finally:
         await client.close()
+
+
+async def wait_until(condition: Any, timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition never became true"
+        await asyncio.sleep(0.01)
+
+
+async def first_delta(client: RpcClient, request_id: int) -> None:
+    """Read notifications until the first delta of ``request_id``."""
+    while True:
+        message = await client.read()
+        assert message is not None
+        if message.get("method") == "answer/delta":
+            assert message["params"]["requestId"] == request_id
+            return
 
 
 # -- the old extension's client ----------------------------------------------------------------

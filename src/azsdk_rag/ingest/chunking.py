@@ -129,11 +129,29 @@ class MarkdownChunker:
         return len(self.enc.encode(text, disallowed_special=()))
 
     @staticmethod
-    def header(meta: dict[str, str], path: tuple[str, ...]) -> str:
+    def section_name(meta: dict[str, str], path: tuple[str, ...]) -> str:
+        """The heading path below the README's title ("Overview" for the text under the H1)."""
         title = meta.get("title") or meta.get("package", "")
-        crumbs = [p for p in path if p != title]
-        where = " > ".join(crumbs) if crumbs else "Overview"
-        return f"{title} | {meta.get('package', '')} ({meta.get('language', '')}) | {where}\n\n"
+        # the H1 is the title, also when it carries a " - version X" suffix (javascript docs)
+        crumbs = [p for p in path if p != title and not p.startswith(f"{title} - ")]
+        return " > ".join(crumbs) or "Overview"
+
+    @classmethod
+    def header(cls, meta: dict[str, str], path: tuple[str, ...]) -> str:
+        title = meta.get("title") or meta.get("package", "")
+        where = cls.section_name(meta, path)
+        kind = " management library" if meta.get("plane") == "mgmt" else ""
+        return (f"{title} | {meta.get('package', '')} ({meta.get('language', '')}{kind}) | "
+                f"{where}\n\n")
+
+    def _header(self, meta: dict[str, str], path: tuple[str, ...]) -> str:
+        """The header, cut short when it would take over half of a chunk (deep, long headings)."""
+        header = self.header(meta, path)
+        limit = self.max_tokens // 2
+        if self.count(header) <= limit:
+            return header
+        tokens = self.enc.encode(header.rstrip("\n"), disallowed_special=())
+        return self.enc.decode(tokens[:limit - 4]).rstrip() + "...\n\n"
 
     def split_documents(self, docs: Iterable[Document]) -> list[Document]:
         return [chunk for doc in docs for chunk in self.split(doc)]
@@ -144,6 +162,7 @@ class MarkdownChunker:
         current: list[Block] = []
         current_path: tuple[str, ...] = ()
         used = 0
+        tail: Block | None = None
 
         def emit() -> None:
             nonlocal current, used
@@ -153,11 +172,13 @@ class MarkdownChunker:
             current, used = [], 0
 
         for section in parse_sections(doc.page_content):
-            budget = self.max_tokens - self.count(self.header(meta, section.path)) - 2
             if current and used >= self.min_tokens:
                 emit()
             if not current:
                 current_path = section.path
+            # a chunk carries the header of the section it starts in: leave room for either
+            header = max(self.count(self._header(meta, p)) for p in (section.path, current_path))
+            budget = self.max_tokens - header - 2
             for block in section.blocks:
                 size = self.count(block.text)
                 if current and used + size + 1 > budget:
@@ -169,6 +190,8 @@ class MarkdownChunker:
                 if size > budget - used:
                     for piece in self._split_block(block, budget):
                         if current and used + self.count(piece.text) + 1 > budget:
+                            if current == [tail]:  # an overlap alone would be a repeated chunk
+                                current, used = [], 0
                             emit()
                             current_path = section.path
                         current.append(piece)
@@ -181,10 +204,10 @@ class MarkdownChunker:
 
     def _document(self, meta: dict[str, str], path: tuple[str, ...], body: str,
                   index: int) -> Document:
-        header = self.header(meta, path)
+        header = self._header(meta, path)
         return Document(
             page_content=header + body,
-            metadata={**meta, "section": " > ".join(path), "chunk": index},
+            metadata={**meta, "section": self.section_name(meta, path), "chunk": index},
         )
 
     def _overlap_tail(self, blocks: list[Block]) -> Block | None:
@@ -223,7 +246,7 @@ class MarkdownChunker:
                     pieces.append("\n".join(current))
                     current, used = [], 0
                 tokens = self.enc.encode(line, disallowed_special=())
-                step = budget - 1
+                step = max(budget - 1, 1)
                 pieces.extend(self.enc.decode(tokens[i:i + step])
                               for i in range(0, len(tokens), step))
                 continue

@@ -119,6 +119,8 @@ def load_corpus(paths: Iterable[Path]) -> list[Document]:
                 missing = [k for k in REQUIRED if not row.get(k)]
                 if missing:
                     raise SourceError(f"{file}:{n}: missing field(s) {', '.join(missing)}.")
+                if not isinstance(row["text"], str):
+                    raise SourceError(f"{file}:{n}: field text must be a string.")
                 docs.append(readme_document(row, row["text"]))
     return docs
 
@@ -141,12 +143,13 @@ def repo_language(root: Path) -> str:
     if sdk.is_dir():
         for lang, pattern in (("rust", "Cargo.toml"), ("javascript", "package.json"),
                               ("java", "pom.xml"), ("dotnet", "*.csproj"),
-                              ("python", "pyproject.toml"), ("python", "setup.py")):
+                              ("dotnet", "src/*.csproj"), ("python", "pyproject.toml"),
+                              ("python", "setup.py")):
             if next(sdk.glob(f"*/*/{pattern}"), None):
                 return lang
     raise SourceError(
         f"{root} is not an Azure SDK repository (expected an azure-sdk-for-{{net,java,js,python,"
-        "rust}} checkout with an sdk/ folder)."
+        "rust} checkout with an sdk/ folder)."
     )
 
 
@@ -246,8 +249,12 @@ def _git(args: list[str], cwd: Path | None = None) -> None:
     except subprocess.TimeoutExpired:
         raise SourceError(f"git {args[0]} timed out.") from None
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        raise SourceError(f"git {args[0]} failed: {last}")
+        lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+        # the first fatal line says what went wrong; git's last line is often generic advice
+        fatal = [line.split(":", 1)[1].strip() for line in lines
+                 if line.startswith(("fatal:", "error:"))]
+        why = fatal[0] if fatal else lines[-1] if lines else "no message"
+        raise SourceError(f"git {args[0]} failed: {why}")
 
 
 def clone_sdk(language: str, dest: Path, base_url: str) -> Path:

@@ -14,6 +14,7 @@ import contextlib
 import hmac
 import json
 import logging
+import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -97,9 +98,30 @@ class ServerInfo:
     name: str = "azsdk-rag"
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as ``null`` (JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
 def encode_message(message: dict[str, Any]) -> bytes:
-    """A JSON-RPC message, framed. Unencodable text (lone surrogates) degrades to '?'."""
-    body = json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
+    """A JSON-RPC message, framed, as strict JSON whatever the RAG put in it: unknown types as
+    strings, NaN as ``null``, unencodable text (lone surrogates) as '?'."""
+    options: dict[str, Any] = {
+        "ensure_ascii": False,
+        "separators": (",", ":"),
+        "default": str,
+        "allow_nan": False,
+    }
+    try:
+        body = json.dumps(message, **options)
+    except ValueError:
+        body = json.dumps(_finite(message), **options)
     return encode_frame(body.encode("utf-8", "replace"))
 
 
@@ -124,7 +146,9 @@ def _valid_id(value: Any) -> bool:
         return False
     if isinstance(value, str):
         return len(value) <= _MAX_ID_CHARS
-    return isinstance(value, (int, float))
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int)
 
 
 def _text_param(params: dict[str, Any], name: str, limit: int, *, required: bool) -> str | None:
@@ -176,8 +200,13 @@ class JsonRpcConnection:
         stop: asyncio.Future[None],
         info: ServerInfo,
         peer: str = "?",
+        finish_on_eof: bool = False,
     ) -> None:
+        """``finish_on_eof``: at end of input, finish the answers in flight instead of cancelling
+        them (stdio, where a parent may close stdin and still read stdout; a TCP client that
+        disconnects is gone, so its answers are cancelled)."""
         self._rag = rag
+        self._finish_on_eof = finish_on_eof
         self._reader = reader
         self._writer = writer
         self._limits = limits
@@ -207,12 +236,11 @@ class JsonRpcConnection:
         logger.debug("json-rpc connection %s from %s", self._id[:8], self._peer)
         try:
             try:
-                await self._read_loop()
+                if await self._read_loop() and self._finish_on_eof:
+                    await self._finish_inflight()
             except Stopped:
                 # Shutdown: answers in flight may finish (the server bounds how long we wait).
-                pending = set(self._inflight.values())
-                if pending:
-                    await asyncio.wait(pending)
+                await self._finish_inflight()
             except IdleTimeout:
                 logger.info("closing idle json-rpc connection from %s", self._peer)
             except MessageTooLarge as exc:
@@ -229,7 +257,8 @@ class JsonRpcConnection:
             await close_writer(self._writer)
             logger.debug("json-rpc connection %s closed", self._id[:8])
 
-    async def _read_loop(self) -> None:
+    async def _read_loop(self) -> bool:
+        """Read and dispatch messages; True at end of input, False after ``exit`` or a refusal."""
         loop = asyncio.get_running_loop()
         handshake_deadline = loop.time() + self._limits.handshake_timeout
         while not self._closing:
@@ -239,8 +268,14 @@ class JsonRpcConnection:
             read = asyncio.ensure_future(read_frame(self._reader, self._limits))
             body = await next_input(read, self._stop, timeout, busy=lambda: bool(self._inflight))
             if body is None:
-                return
+                return True
             await self._dispatch(body)
+        return False
+
+    async def _finish_inflight(self) -> None:
+        pending = set(self._inflight.values())
+        if pending:
+            await asyncio.wait(pending)
 
     async def _cancel_inflight(self) -> None:
         tasks = list(self._inflight.values())
@@ -398,6 +433,7 @@ class JsonRpcConnection:
             if not isinstance(params, dict):
                 raise RpcError(INVALID_PARAMS, "'params' must be an object.")
             result = await handler(request_id, params)
+            return encode_message({"jsonrpc": "2.0", "id": request_id, "result": result})
         except (ClientGone, asyncio.CancelledError):
             raise
         except RpcError as exc:
@@ -409,7 +445,6 @@ class JsonRpcConnection:
             # Details (which may name endpoints) stay in the log; the client gets one safe line.
             log_failure(logger, "request", exc)
             return error_message(request_id, INTERNAL, INTERNAL_ERROR)
-        return encode_message({"jsonrpc": "2.0", "id": request_id, "result": result})
 
     # -- methods -----------------------------------------------------------------------------------
 

@@ -83,7 +83,6 @@ class Server:
         limits: Limits | None = None,
         languages: Sequence[str] | None = None,
     ) -> None:
-        check_settings(settings)
         self._rag = rag
         self._settings = settings
         self.limits = limits or Limits()
@@ -111,8 +110,10 @@ class Server:
         """Listen on the JSON-RPC and the legacy port (port 0: any free port; see ``addresses``).
 
         The legacy protocol has no authentication, so when ``host`` is not loopback it is
-        served on 127.0.0.1 only.
+        served on 127.0.0.1 only. Raises :class:`ConfigError` for a reachable address without a
+        token, or a port that cannot be bound.
         """
+        check_settings(self._settings)
         self._stop_future()
         host = self._settings.host
         legacy_host = host if is_loopback(host) else LOOPBACK
@@ -158,6 +159,7 @@ class Server:
             stop=stop,
             info=jsonrpc.ServerInfo(self._info.version, self._info.languages, token=None),
             peer="stdio",
+            finish_on_eof=True,
         )
         task = asyncio.create_task(conn.run())
         self._tasks.add(task)
