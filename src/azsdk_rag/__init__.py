@@ -25,13 +25,15 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:
-    from .errors import AzsdkRagError
-    from .extractive import ExtractiveChatModel
-    from .rag import AzureSdkRag
-    from .retrieval import AzureSdkRetriever
-    from .router import LanguageRouter
-    from .settings import Settings
-    from .types import Answer, Route, Source
+    from .errors import AzsdkRagError as AzsdkRagError
+    from .extractive import ExtractiveChatModel as ExtractiveChatModel
+    from .rag import AzureSdkRag as AzureSdkRag
+    from .retrieval import AzureSdkRetriever as AzureSdkRetriever
+    from .router import LanguageRouter as LanguageRouter
+    from .settings import Settings as Settings
+    from .types import Answer as Answer
+    from .types import Route as Route
+    from .types import Source as Source
 
 
 def __getattr__(name: str) -> Any:

@@ -238,7 +238,7 @@ def evaluate_cmd(ctx: click.Context, file: Path, k: int, as_json: bool, misses: 
 
 
 @cli.command()
-@click.option("--stdio", is_flag=True, help="JSON-RPC over stdin/stdout (for the VS Code extension).")
+@click.option("--stdio", is_flag=True, help="JSON-RPC on stdin/stdout (VS Code).")
 @click.option("--host", help="Address to bind (default 127.0.0.1).")
 @click.option("--port", type=int, help="Legacy raw-text port (default 65432).")
 @click.option("--rpc-port", type=int, help="JSON-RPC port (default 65433).")

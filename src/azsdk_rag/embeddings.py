@@ -40,7 +40,7 @@ class EmbedderInfo:
 
 
 def local_model_path(model_dir: Path | None, model_name: str) -> Path | None:
-    """The folder of ``model_name`` under ``model_dir``, if one is given; an error if it is missing."""
+    """The folder of ``model_name`` under ``model_dir`` (if given); an error if it is missing."""
     if model_dir is None:
         return None
     last = model_name.rsplit("/", 1)[-1]
@@ -86,7 +86,7 @@ def _sparse_embedding(model_name: str, model_dir: Path | None) -> Any:
 
 
 class FastEmbedDense(Embeddings):
-    """A fastembed dense model as a LangChain ``Embeddings``; the ONNX session is shared per process."""
+    """A fastembed dense model as LangChain ``Embeddings``; one ONNX session per process."""
 
     def __init__(self, model_name: str, model_dir: Path | None = None, batch_size: int = 32,
                  max_length: int = 128):

@@ -1,7 +1,8 @@
 """Errors that reach users as one clear sentence.
 
 Every failure we expect (bad input, a locked store, an unreachable server, a model that refuses) is
-raised as an :class:`AzsdkRagError` subclass whose message is fit to show as-is: no traceback, no key.
+raised as an :class:`AzsdkRagError` subclass whose message is fit to show as-is:
+no traceback, no key.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from .languages import get_language
 
-LABEL = "_Extracted from the Azure SDK READMEs (offline mode: no language model wrote this answer)._"
+LABEL = ("_Extracted from the Azure SDK READMEs "
+         "(offline mode: no language model wrote this answer)._")
 NOT_COVERED = ("The Azure SDK READMEs in the index do not cover this question. Try naming the "
                "Azure service and the language, e.g. `/python upload a blob`.")
 HEAD = re.compile(r"^\[(\d+)\] (?P<title>.*?)((?: \| [a-z]+: [^|]*)+)$")
@@ -126,8 +127,7 @@ def compose_answer(excerpts: list[Excerpt]) -> str:
 
 def _pieces(text: str) -> Iterator[str]:
     """Stream by line, the way a model streams tokens, keeping every character."""
-    for line in text.splitlines(keepends=True):
-        yield line
+    yield from text.splitlines(keepends=True)
 
 
 class ExtractiveChatModel(BaseChatModel):

@@ -17,7 +17,9 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from .ingest.chunking import encoding
 from .languages import slash_command
 
-_STOP = set(["a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "do", "does", "did", "for", "from", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "our", "please", "should", "so", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to", "us", "use", "using", "was", "we", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your", "ok", "okay", "now", "also", "just", "too", "again", "same", "one", "each", "any", "all", "get", "got", "make", "need", "want", "like", "do", "i"])
+_STOP = frozenset(
+    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "do", "does", "did", "for", "from", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "our", "please", "should", "so", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to", "us", "use", "using", "was", "we", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your", "ok", "okay", "now", "also", "just", "too", "again", "same", "one", "each", "any", "all", "get", "got", "make", "need", "want", "like"]
+)
 _WORD = re.compile(r"[A-Za-z_][\w.\-/@]*")
 
 

@@ -36,7 +36,16 @@ from .router import LanguageChoice, LanguageRouter, normalise_history
 from .search import make_backend
 from .settings import Settings
 from .store import Store
-from .types import Answer, DeltaEvent, DoneEvent, Event, Route, RouteEvent, SourcesEvent
+from .types import (
+    Answer,
+    DeltaEvent,
+    DoneEvent,
+    Event,
+    Route,
+    RouteEvent,
+    Source,
+    SourcesEvent,
+)
 
 EMPTY_QUESTION = "Ask a question about an Azure SDK, e.g. `/python upload a file to blob storage`."
 
@@ -82,7 +91,7 @@ class AzureSdkRag:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> AzureSdkRag:
-        """Settings from the environment (``AZSDK_RAG_*``, ``AZURE_OPENAI_*``), overridden by kwargs."""
+        """Settings from the environment (``AZSDK_RAG_*``, ``AZURE_OPENAI_*``) and kwargs."""
         return cls(Settings(**overrides))
 
     def close(self) -> None:
@@ -149,75 +158,45 @@ class AzureSdkRag:
         """Events: the route, the sources, answer deltas, then done with the whole Answer."""
         question = question.strip()
         if not question:
-            route = Route((), "", "none", "empty question")
-            yield RouteEvent(route)
-            yield DoneEvent(Answer(EMPTY_QUESTION, route, []))
+            for event in _empty_question():
+                yield event
             return
         route, inputs, chain = await asyncio.to_thread(self._prepare, question, session_id,
                                                        language)
         yield RouteEvent(route)
-        sources: list = []
-        parts: list[str] = []
-        last: Any = None
+        collect = _Collector()
         with model_errors(self.settings):
             async for chunk in chain.astream(inputs):
-                for event, last in self._events(chunk, last):
-                    if isinstance(event, SourcesEvent):
-                        sources = event.sources
-                    elif isinstance(event, DeltaEvent):
-                        parts.append(event.text)
+                for event in collect.feed(chunk):
                     yield event
-        answer = self._finish(question, route, "".join(parts), sources, last, session_id)
-        yield DoneEvent(answer)
+        yield DoneEvent(self._finish(question, route, collect, session_id))
 
     def stream(self, question: str, *, session_id: str | None = None,
                language: str | None = None) -> Iterator[Event]:
         """The synchronous twin of :meth:`astream`."""
         question = question.strip()
         if not question:
-            route = Route((), "", "none", "empty question")
-            yield RouteEvent(route)
-            yield DoneEvent(Answer(EMPTY_QUESTION, route, []))
+            yield from _empty_question()
             return
         route, inputs, chain = self._prepare(question, session_id, language)
         yield RouteEvent(route)
-        sources: list = []
-        parts: list[str] = []
-        last: Any = None
+        collect = _Collector()
         with model_errors(self.settings):
             for chunk in chain.stream(inputs):
-                for event, last in self._events(chunk, last):
-                    if isinstance(event, SourcesEvent):
-                        sources = event.sources
-                    elif isinstance(event, DeltaEvent):
-                        parts.append(event.text)
-                    yield event
-        yield DoneEvent(self._finish(question, route, "".join(parts), sources, last, session_id))
+                yield from collect.feed(chunk)
+        yield DoneEvent(self._finish(question, route, collect, session_id))
 
-    @staticmethod
-    def _events(chunk: dict[str, Any], last: Any) -> Iterator[tuple[Event, Any]]:
-        if "docs" in chunk:
-            yield SourcesEvent(to_sources(chunk["docs"])), last
-        if "answer" in chunk:
-            piece = chunk["answer"]
-            last = piece if last is None or not hasattr(last, "__add__") else last + piece \
-                if hasattr(piece, "content") else last
-            text = piece.text if hasattr(piece, "text") and not isinstance(piece, str) else \
-                str(piece)
-            if text:
-                yield DeltaEvent(text), last
-
-    def _finish(self, question: str, route: Route, text: str, sources: list, last: Any,
+    def _finish(self, question: str, route: Route, collect: _Collector,
                 session_id: str | None) -> Answer:
-        meta = getattr(last, "response_metadata", None) or {}
-        error = finish_reason_error(meta)
+        error = finish_reason_error(collect.response_metadata)
         if error:
             raise error
+        text = collect.text
         if not text.strip():
             text = "The model returned an empty answer; please rephrase the question."
         if session_id:
             self.sessions.add_turn(session_id, question, text, route.languages)
-        return Answer(text, route, sources)
+        return Answer(text, route, collect.sources)
 
     async def aask(self, question: str, *, session_id: str | None = None,
                    language: str | None = None) -> Answer:
@@ -273,3 +252,36 @@ class AzureSdkRag:
             return self.chains.for_languages(value["route"].languages)
 
         return RunnableLambda(prepare, name="route") | RunnableLambda(dispatch, name="dispatch")
+
+
+def _empty_question() -> Iterator[Event]:
+    route = Route((), "", "none", "empty question")
+    yield RouteEvent(route)
+    yield DoneEvent(Answer(EMPTY_QUESTION, route, []))
+
+
+class _Collector:
+    """Turns a chain's streamed ``{"docs"}`` / ``{"answer"}`` chunks into events and a whole."""
+
+    def __init__(self) -> None:
+        self.sources: list[Source] = []
+        self.parts: list[str] = []
+        self.response_metadata: dict[str, Any] = {}
+
+    def feed(self, chunk: dict[str, Any]) -> list[Event]:
+        events: list[Event] = []
+        if "docs" in chunk:
+            self.sources = to_sources(chunk["docs"])
+            events.append(SourcesEvent(self.sources))
+        if "answer" in chunk:
+            piece = chunk["answer"]
+            text = piece if isinstance(piece, str) else getattr(piece, "text", str(piece))
+            self.response_metadata.update(getattr(piece, "response_metadata", None) or {})
+            if text:
+                self.parts.append(text)
+                events.append(DeltaEvent(text))
+        return events
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)

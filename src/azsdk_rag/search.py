@@ -61,7 +61,7 @@ def fuse(rankings: Sequence[Hits], k: int, weights: Sequence[float] | None = Non
     weights = weights or [1.0] * len(rankings)
     scores: dict[str, float] = {}
     docs: dict[str, Document] = {}
-    for ranking, weight in zip(rankings, weights):
+    for ranking, weight in zip(rankings, weights, strict=True):
         for rank, (doc, _score) in enumerate(ranking):
             key = doc.metadata.get("_id") or doc.page_content
             scores[key] = scores.get(key, 0.0) + weight / (RRF_K + rank + 1)
@@ -128,7 +128,7 @@ class _Shard:
         self.matrix = matrix / np.where(norms == 0, 1, norms)
         postings: dict[int, tuple[list[int], list[float]]] = {}
         for row, (indices, values) in enumerate(sparse):
-            for term, value in zip(indices, values):
+            for term, value in zip(indices, values, strict=True):
                 entry = postings.setdefault(term, ([], []))
                 entry[0].append(row)
                 entry[1].append(value)
@@ -211,7 +211,7 @@ class InMemorySearch:
         indices, values = sparse
         hits: Hits = []
         weights = []
-        for term, value in zip(indices, values):
+        for term, value in zip(indices, values, strict=True):
             n = sum(len(s.postings[term][0]) for s in shards if term in s.postings)
             idf = math.log((total - n + 0.5) / (n + 0.5) + 1.0)  # Qdrant's IDF modifier
             weights.append((term, value * idf))

@@ -1,7 +1,7 @@
 """Every knob of azsdk-rag in one typed object, read from arguments or the environment.
 
-Nothing else in the package reads ``os.environ``: build a :class:`Settings` (``Settings()`` reads the
-environment, keyword arguments override it) and hand it down.
+Nothing else in the package reads ``os.environ``: build a :class:`Settings` (``Settings()``
+reads the environment, keyword arguments override it) and hand it down.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _env(name: str) -> AliasChoices:
 
 
 class Settings(BaseSettings):
-    """Configuration, from keyword arguments first, then ``AZSDK_RAG_*`` and Azure OpenAI variables."""
+    """Configuration: keyword arguments first, then ``AZSDK_RAG_*`` and Azure OpenAI variables."""
 
     model_config = SettingsConfigDict(
         env_prefix="AZSDK_RAG_", populate_by_name=True, extra="ignore", frozen=True

@@ -87,7 +87,7 @@ class DoneEvent:
     type: Literal["done"] = "done"
 
 
-Event = Union[RouteEvent, SourcesEvent, DeltaEvent, DoneEvent]
+Event = Union[RouteEvent, SourcesEvent, DeltaEvent, DoneEvent]  # noqa: UP007 (a runtime alias)
 
 
 class RagService(Protocol):

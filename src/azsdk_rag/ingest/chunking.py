@@ -108,7 +108,7 @@ def parse_sections(text: str) -> list[Section]:
 
 
 class MarkdownChunker:
-    """Split README documents into chunks of at most ``max_tokens`` tiktoken tokens (header included).
+    """Split READMEs into chunks of at most ``max_tokens`` tiktoken tokens, header included.
 
     Sections are packed whole when they fit; a small section is packed together with the next one so
     that no chunk is a lone heading; a long section is split between blocks, and a block over the

@@ -63,7 +63,7 @@ class Indexer:
 
     def index(self, readmes: int, chunks: Sequence[Document], *, prune: bool = False,
               progress: Progress | None = None) -> IngestReport:
-        """Upsert new chunks, delete replaced ones, and (with ``prune``) packages gone from the source."""
+        """Upsert new chunks, delete replaced ones and (``prune``) packages gone from the source."""
         start = time.perf_counter()
         self.store.ensure_collection(self.embedders.info)
         wanted: dict[str, Document] = {}
@@ -116,6 +116,6 @@ class Indexer:
                 vector={DENSE: d, SPARSE: models.SparseVector(indices=s.indices, values=s.values)},
                 payload={"page_content": doc.page_content, "metadata": doc.metadata},
             )
-            for pid, doc, d, s in zip(ids, docs, dense, sparse)
+            for pid, doc, d, s in zip(ids, docs, dense, sparse, strict=True)
         ]
         self.store.client.upsert(self.store.collection, points=points, wait=True)

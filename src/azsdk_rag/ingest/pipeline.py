@@ -37,7 +37,9 @@ def load_documents(settings: Settings, *, corpus: Sequence[Path] = (),
 
 def chunker_for(settings: Settings) -> MarkdownChunker:
     if settings.chunk_overlap * 2 >= settings.chunk_tokens:
-        raise ConfigError("AZSDK_RAG_CHUNK_OVERLAP must be less than half of AZSDK_RAG_CHUNK_TOKENS.")
+        raise ConfigError(
+            "AZSDK_RAG_CHUNK_OVERLAP must be less than half of AZSDK_RAG_CHUNK_TOKENS."
+        )
     return MarkdownChunker(settings.chunk_tokens, settings.chunk_overlap)
 
 

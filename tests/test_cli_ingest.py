@@ -1,0 +1,300 @@
+"""``azsdk-rag ingest`` and ``status``: JSON output, every source, faults, and a killed ingest.
+
+Most runs use click's CliRunner in this process (models load once); the killed ingest and one smoke
+test run the installed ``azsdk-rag`` script in a subprocess. Real models, real Qdrant, real git.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from azsdk_rag.cli import cli
+from azsdk_rag.ingest.pipeline import ingest
+from azsdk_rag.settings import Settings
+from azsdk_rag.store import Store
+from support.ingest_fixtures import (
+    CLI,
+    REPO_NAMES,
+    FakeRepo,
+    build_git_bases,
+    cli_env,
+    closed_port,
+    error_lines,
+    sample_rows,
+    store_held_by_another_process,
+    stored_points,
+    tiny_rows,
+    write_jsonl,
+    write_tree,
+)
+
+
+def run_cli(args: list[str], qdrant_path: Path, model_dir: Path, **env: str) -> Result:
+    environment = {"AZSDK_RAG_MODEL_DIR": str(model_dir), "AZSDK_RAG_QDRANT_PATH": str(qdrant_path),
+                   **env}
+    return CliRunner().invoke(cli, args, env=environment)
+
+
+def ids(path: Path, **settings: object) -> set[str]:
+    with Store.open(Settings(qdrant_path=str(path), **settings)) as store:
+        return {i for group in store.ids_by_package().values() for i in group}
+
+
+def assert_one_error_line(result: Result, *fragments: str) -> str:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert result.stdout == ""
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_jsonl(tmp_path_factory.mktemp("corpus") / "tiny.jsonl", tiny_rows())
+
+
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path,
+              model_dir: Path) -> Path:
+    """An index of the tiny corpus that the fault tests must leave exactly as it is."""
+    path = tmp_path_factory.mktemp("populated") / "index"
+    ingest(Settings(qdrant_path=str(path), model_dir=model_dir), corpus=[tiny_corpus],
+           progress=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def git_bases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, FakeRepo]]:
+    return build_git_bases(tmp_path_factory.mktemp("git"))
+
+
+# -- output ---------------------------------------------------------------------------------------
+def test_ingest_json_then_status_json(tmp_path: Path, tiny_corpus: Path, model_dir: Path) -> None:
+    index = tmp_path / "index"
+    first = run_cli(["ingest", "--corpus", str(tiny_corpus), "--json"], index, model_dir)
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert set(report) == {"readmes", "chunks", "written", "deleted", "unchanged",
+                           "pruned_packages", "seconds"}
+    assert report["readmes"] == 3 and report["written"] == report["chunks"] >= 3
+
+    again = json.loads(run_cli(["ingest", "--corpus", str(tiny_corpus), "--json"], index,
+                               model_dir).stdout)
+    assert again["written"] == 0 and again["unchanged"] == report["chunks"]
+
+    status = run_cli(["status", "--json"], index, model_dir)
+    assert status.exit_code == 0, status.output
+    data = json.loads(status.stdout)
+    assert data["location"] == str(index) and data["backend"] == "embedded"
+    assert data["collection"] == "AzureSDKs" and data["exists"] is True
+    assert data["embeddings"] == {"dense_model": "sentence-transformers/all-MiniLM-L6-v2",
+                                  "dense_dim": 384, "sparse_model": "Qdrant/bm25"}
+    assert data["points"] == report["chunks"]
+    assert set(data["languages"]) == {"python", "javascript", "rust"}
+    assert all(v["packages"] == 1 for v in data["languages"].values())
+    assert sum(v["points"] for v in data["languages"].values()) == data["points"]
+
+
+def test_text_output_of_ingest_and_status(tmp_path: Path, tiny_corpus: Path,
+                                          model_dir: Path) -> None:
+    index = tmp_path / "index"
+    result = run_cli(["ingest", "--corpus", str(tiny_corpus)], index, model_dir)
+    assert result.exit_code == 0, result.output
+    assert "3 READMEs" in result.stdout and f"AzureSDKs at {index}" in result.stdout
+
+    status = run_cli(["status"], index, model_dir)
+    assert status.exit_code == 0
+    assert f"location:   {index} (embedded)" in status.stdout
+    assert "sentence-transformers/all-MiniLM-L6-v2 (384-d) + Qdrant/bm25" in status.stdout
+    for lang in ("python", "javascript", "rust"):
+        assert lang in status.stdout
+
+
+def test_status_of_an_index_not_built_yet(tmp_path: Path, model_dir: Path) -> None:
+    result = run_cli(["status", "--json"], tmp_path / "empty", model_dir)
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["exists"] is False and data["points"] == 0
+
+
+def test_a_bare_ingest_reads_the_configured_corpus(tmp_path: Path, tiny_corpus: Path,
+                                                   model_dir: Path) -> None:
+    result = run_cli(["ingest", "--json"], tmp_path / "index", model_dir,
+                     AZSDK_RAG_CORPUS=str(tiny_corpus))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["readmes"] == 3
+
+
+def test_a_bare_ingest_without_a_corpus_clones_the_five_repositories(
+        tmp_path: Path, model_dir: Path, git_bases) -> None:
+    _, bare, repos = git_bases
+    index = tmp_path / "index"
+    result = run_cli(["ingest", "--json"], index, model_dir, AZSDK_RAG_GITHUB_BASE=bare.as_uri())
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["readmes"] == sum(len(r.packages) for r in repos.values())
+
+    data = json.loads(run_cli(["status", "--json"], index, model_dir).stdout)
+    assert {lang: v["packages"] for lang, v in data["languages"].items()} == \
+        {lang: len(r.packages) for lang, r in repos.items()}
+
+
+def test_ingest_of_a_local_checkout_and_prune(tmp_path: Path, model_dir: Path, git_bases) -> None:
+    work, _, repos = git_bases
+    index = tmp_path / "index"
+    checkout = work / REPO_NAMES["rust"]
+    result = run_cli(["ingest", "--repo", str(checkout), "--json"], index, model_dir)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["readmes"] == len(repos["rust"].packages) == 2
+
+    # the same checkout with one crate removed: --prune drops it
+    smaller = write_tree(tmp_path / REPO_NAMES["rust"],
+                         {p: t for p, t in repos["rust"].files.items()
+                          if not p.startswith("sdk/core/azure_core/")})
+    report = json.loads(run_cli(["ingest", "--repo", str(smaller), "--prune", "--json"], index,
+                                model_dir).stdout)
+    assert report["pruned_packages"] == 1 and report["deleted"] > 0 and report["written"] == 0
+    data = json.loads(run_cli(["status", "--json"], index, model_dir).stdout)
+    assert data["languages"] == {"rust": {"packages": 1,
+                                          "points": data["points"]}}
+
+
+# -- faults: one line, exit 1, the index as it was -------------------------------------------------
+def _corrupt_gz(tmp: Path) -> list[str]:
+    data = gzip.compress("\n".join(json.dumps(r) for r in tiny_rows()).encode())
+    (tmp / "cut.jsonl.gz").write_bytes(data[:40])
+    return ["ingest", "--corpus", str(tmp / "cut.jsonl.gz")]
+
+
+def _invalid_json(tmp: Path) -> list[str]:
+    path = write_jsonl(tmp / "bad.jsonl", [*tiny_rows(), '{"language": "python", "package"'])
+    return ["ingest", "--corpus", str(path)]
+
+
+def _missing_package(tmp: Path) -> list[str]:
+    row = {k: v for k, v in tiny_rows()[0].items() if k != "package"}
+    return ["ingest", "--corpus", str(write_jsonl(tmp / "nopkg.jsonl", [*tiny_rows(), row]))]
+
+
+def _not_a_repo(tmp: Path) -> list[str]:
+    folder = write_tree(tmp / "project", {"README.md": "# Mine\n", "src/main.py": "print(1)\n"})
+    return ["ingest", "--repo", str(folder)]
+
+
+FAULTS: dict[str, tuple[Callable[[Path], list[str]], dict[str, str], tuple[str, ...]]] = {
+    "missing corpus": (lambda tmp: ["ingest", "--corpus", str(tmp / "nowhere.jsonl")], {},
+                       ("Corpus not found", "nowhere.jsonl")),
+    "corrupt gzip": (_corrupt_gz, {}, ("cut.jsonl.gz: cannot read",)),
+    "invalid json": (_invalid_json, {}, ("bad.jsonl:4: not valid JSON",)),
+    "missing package": (_missing_package, {}, ("nopkg.jsonl:4: missing field(s) package",)),
+    "not an sdk repository": (_not_a_repo, {}, ("is not an Azure SDK repository",)),
+    "git failure": (lambda tmp: ["ingest", "--github"],
+                    {"AZSDK_RAG_GITHUB_BASE": "file:///nonexistent/azsdk-rag-test"},
+                    ("git clone failed", "azure-sdk-for-net")),
+    "bare ingest, git failure": (lambda tmp: ["ingest"],
+                                 {"AZSDK_RAG_GITHUB_BASE": "file:///nonexistent/azsdk-rag-test"},
+                                 ("git clone failed",)),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_fault_is_one_line_and_leaves_the_index_as_it_was(
+        fault: str, tmp_path: Path, populated: Path, model_dir: Path) -> None:
+    make_args, env, fragments = FAULTS[fault]
+    before = ids(populated)
+    result = run_cli(make_args(tmp_path), populated, model_dir, **env)
+    line = assert_one_error_line(result, *fragments)
+    assert line.startswith("error: ")
+    assert ids(populated) == before
+
+
+def test_a_store_held_by_another_process(populated: Path, tiny_corpus: Path,
+                                         model_dir: Path) -> None:
+    before = ids(populated)
+    with store_held_by_another_process(populated):
+        result = run_cli(["ingest", "--corpus", str(tiny_corpus)], populated, model_dir)
+        status = run_cli(["status"], populated, model_dir)
+    line = assert_one_error_line(result, str(populated), "in use by another azsdk-rag process",
+                                 "AZSDK_RAG_QDRANT_PATH")
+    assert "stop it" in line
+    assert_one_error_line(status, "in use by another")
+    assert ids(populated) == before
+
+
+def test_an_unreachable_qdrant_server(populated: Path, tiny_corpus: Path,
+                                      model_dir: Path) -> None:
+    before = ids(populated)
+    url = f"http://127.0.0.1:{closed_port()}"
+    result = run_cli(["--qdrant-url", url, "ingest", "--corpus", str(tiny_corpus)], populated,
+                     model_dir)
+    assert_one_error_line(result, f"Cannot reach the Qdrant server at {url}")
+    assert ids(populated) == before
+
+
+def test_the_installed_script_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run([str(CLI), "ingest", "--corpus", str(tmp_path / "missing")],
+                          env=cli_env(tmp_path / "index"), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1
+    assert proc.stdout == "" and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"error: Corpus not found: {tmp_path / 'missing'}."]
+
+
+# -- an ingest killed half-way ----------------------------------------------------------------------
+def test_an_ingest_killed_half_way_and_run_again_equals_a_clean_run(
+        tmp_path: Path, model_dir: Path) -> None:
+    small = {"AZSDK_RAG_BATCH_SIZE": "4", "AZSDK_RAG_CHUNK_TOKENS": "96",
+             "AZSDK_RAG_CHUNK_OVERLAP": "8"}
+    knobs = {"batch_size": 4, "chunk_tokens": 96, "chunk_overlap": 8, "model_dir": model_dir}
+    old, other = sample_rows("azure-mgmt-storage", "azure-resourcemanager-storage")
+    # the index starts with an older version of one README, so the killed run also replaces
+    older = {**old, "title": f"{old['title']} (2019)",
+             "text": old["text"].replace("Storage", "Storage (2019)")}
+    index, clean = tmp_path / "index", tmp_path / "clean"
+    ingest(Settings(qdrant_path=str(index), **knobs),
+           corpus=[write_jsonl(tmp_path / "v1.jsonl", [older])], progress=False)
+    corpus = write_jsonl(tmp_path / "v2.jsonl", [old, other])
+    start = len(ids(index))
+
+    proc = subprocess.Popen([str(CLI), "ingest", "--corpus", str(corpus)],
+                            env=cli_env(index, **small), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while stored_points(index) <= start and proc.poll() is None:
+            assert time.monotonic() < deadline, "the ingest wrote nothing"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+        if proc.stderr:
+            proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL, "the ingest finished before it was killed"
+
+    reference = ingest(Settings(qdrant_path=str(clean), **knobs), corpus=[corpus],
+                       progress=False)
+    killed = ids(index)
+    assert start < len(killed) < start + reference.chunks  # really half-way
+
+    result = run_cli(["ingest", "--corpus", str(corpus), "--json"], index, model_dir, **small)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+
+    assert ids(index) == ids(clean)
+    with Store.open(Settings(qdrant_path=str(index))) as store:
+        assert store.count() == reference.chunks == reference.written
+    assert report["unchanged"] == len(killed) - start  # what the killed run wrote is kept
+    assert report["written"] == reference.chunks - report["unchanged"]
+    assert report["deleted"] == start  # the old version of the README, removed last
