@@ -252,7 +252,7 @@ def test_the_installed_script_prints_one_line_and_no_traceback(tmp_path: Path) -
     assert proc.stderr.strip().splitlines() == [f"error: Corpus not found: {tmp_path / 'missing'}."]
 
 
-# -- an ingest killed half-way ----------------------------------------------------------------------
+# -- an ingest killed half-way -------------------------------------------------------------------
 def test_an_ingest_killed_half_way_and_run_again_equals_a_clean_run(
         tmp_path: Path, model_dir: Path) -> None:
     small = {"AZSDK_RAG_BATCH_SIZE": "4", "AZSDK_RAG_CHUNK_TOKENS": "96",

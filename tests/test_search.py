@@ -161,9 +161,10 @@ def _doc(key: str) -> Document:
 
 def test_fuse_rewards_agreement_and_keeps_k() -> None:
     dense = [(_doc("a"), 0.9), (_doc("b"), 0.8), (_doc("c"), 0.7)]
-    sparse = [(_doc("c"), 12.0), (_doc("b"), 11.0), (_doc("d"), 3.0)]
+    sparse = [(_doc("b"), 12.0), (_doc("d"), 11.0), (_doc("e"), 3.0)]
     fused = fuse([dense, sparse], k=3)
-    assert [d.metadata["_id"] for d, _ in fused] == ["b", "c", "a"]
+    # b is in both rankings; then the two first places, then the second places
+    assert [d.metadata["_id"] for d, _ in fused] == ["b", "a", "d"]
     assert len(fuse([dense, sparse], k=2)) == 2
     # weights tilt the fusion
     tilted = fuse([dense, sparse], k=1, weights=[10.0, 1.0])

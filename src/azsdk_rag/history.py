@@ -18,7 +18,10 @@ from .ingest.chunking import encoding
 from .languages import slash_command
 
 _STOP = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "do", "does", "did", "for", "from", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "our", "please", "should", "so", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to", "us", "use", "using", "was", "we", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your", "ok", "okay", "now", "also", "just", "too", "again", "same", "one", "each", "any", "all", "get", "got", "make", "need", "want", "like"]
+    "a an and are as at be but by can could do does did for from how i if in into is it its me my "
+    "of on or our please should so that the their them then there these they this to us use using "
+    "was we what when where which who why will with would you your ok okay now also just too "
+    "again same one each any all get got make need want like".split()
 )
 _WORD = re.compile(r"[A-Za-z_][\w.\-/@]*")
 
@@ -30,6 +33,27 @@ def key_terms(text: str, limit: int = 12) -> str:
         text = text.lstrip()[len(found[1]):]
     words = [w for w in _WORD.findall(text) if w.lower() not in _STOP]
     return " ".join(dict.fromkeys(words[:limit]))
+
+
+_CLIENT = re.compile(r"\b[A-Z][A-Za-z]*Client\b")
+
+
+def topic_terms(messages: list[BaseMessage], want: int = 6, max_turns: int = 4) -> str:
+    """What a follow-up ("and deleting them?") leaves out: the conversation's recent topic.
+
+    Walks back from the newest turn, taking user turns' key terms and the client classes named
+    in assistant answers, until ``want`` terms are found: "how about in C#?" has no topic of
+    its own, so the turn before it supplies one.
+    """
+    terms: list[str] = []
+    for message in list(reversed(messages))[: max_turns * 2]:
+        if message.type == "human":
+            terms.extend(key_terms(message.text).split())
+        else:
+            terms.extend(_CLIENT.findall(message.text)[:2])
+        if len(dict.fromkeys(terms)) >= want:
+            break
+    return " ".join(dict.fromkeys(terms))
 
 
 def count_tokens(messages: list[BaseMessage]) -> int:

@@ -27,7 +27,7 @@ from .chains import ChainFactory, LanguageChains
 from .embeddings import Embedders, make_embedders
 from .errors import EmptyIndexError, ModelError
 from .extractive import ExtractiveChatModel
-from .history import SessionStore, key_terms
+from .history import SessionStore, topic_terms
 from .languages import language_ids
 from .llms import finish_reason_error, make_chat_model, model_errors
 from .prompts import condense_prompt
@@ -133,8 +133,7 @@ class AzureSdkRag:
                     return rewritten.strip()
             except ModelError:
                 pass  # fall back to the rule below; the answer step reports a real outage
-        last_user = next((m.text for m in reversed(history) if m.type == "human"), "")
-        return f"{route.query} {key_terms(last_user)}".strip()
+        return f"{route.query} {topic_terms(history)}".strip()
 
     def retrieve(self, route: Route, history: list[BaseMessage] | None = None,
                  k: int | None = None, use_llm: bool | None = None) -> list[Document]:

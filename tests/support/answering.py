@@ -21,6 +21,7 @@ from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import Field
 from qdrant_client import QdrantClient, models
 
 from azsdk_rag.rag import AzureSdkRag
@@ -156,7 +157,7 @@ class RecordingChatModel(BaseChatModel):
     """Answers with a fixed text (streamed word by word) and keeps every prompt it was given."""
 
     reply: str = "recorded answer from the test model"
-    prompts: list[list[BaseMessage]] = []
+    prompts: list[list[BaseMessage]] = Field(default_factory=list)
 
     @property
     def _llm_type(self) -> str:

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 ID_NAMESPACE = uuid.UUID("5b0f8a8e-3c4e-4a44-9a3e-7c1d2f6b9e21")
 
-Progress = Callable[[int], None]
+Progress = Callable[[int, int], None]  # (points written so far, points to write)
 
 
 def point_id(language: str, package: str, content: str) -> str:
@@ -85,7 +85,7 @@ class Indexer:
             self._upsert(batch, [wanted[pid] for pid in batch])
             report.written += len(batch)
             if progress:
-                progress(len(batch))
+                progress(report.written, len(todo))
         stale: list[str] = []
         for key, ids in by_package.items():
             stale.extend(existing.get(key, set()) - ids)

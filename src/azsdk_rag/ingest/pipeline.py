@@ -58,8 +58,13 @@ def ingest(settings: Settings, *, corpus: Sequence[Path] = (), repos: Sequence[P
         if show:
             from tqdm import tqdm
 
-            with tqdm(total=len(chunks), unit="chunk", desc="embedding", leave=False) as bar:
-                report = indexer.index(len(docs), chunks, prune=prune, progress=bar.update)
+            with tqdm(unit="chunk", desc="embedding", leave=False) as bar:
+
+                def advance(done: int, total: int) -> None:
+                    bar.total = total
+                    bar.update(done - bar.n)
+
+                report = indexer.index(len(docs), chunks, prune=prune, progress=advance)
         else:
             report = indexer.index(len(docs), chunks, prune=prune)
     finally:
