@@ -39,9 +39,20 @@ test: setup lint test-python test-extension
 test-python: setup
 	$(BIN)/pytest -q -p no:cacheprovider
 
+# The extension's client tests run twice through vscode-jsonrpc: against our server over a scripted
+# RAG (deterministic, incl. TCP), then against the real `azsdk-rag serve --stdio` over a small index.
+EXT_INDEX := $(abspath build/extension-index)
+EXT_CORPUS := $(SHARED)/corpus/sample/python.jsonl
 test-extension: setup
-	@if [ -f extension/package.json ]; then \
-	  cd extension && npm ci --no-audit --no-fund && npm run build && \
+	cd extension && npm ci --no-audit --no-fund && npm run build
+	cd extension && \
+	  AZSDK_RAG_SERVER_CMD='["$(abspath $(BIN))/python","$(abspath tests/support/serve_fake.py)","--stdio"]' \
+	  AZSDK_RAG_TCP_SERVER_CMD='["$(abspath $(BIN))/python","$(abspath tests/support/serve_fake.py)"]' \
+	  npm test
+	@if [ -f $(EXT_CORPUS) ]; then \
+	  rm -rf $(EXT_INDEX) && \
+	  $(BIN)/azsdk-rag --qdrant-path $(EXT_INDEX) ingest --corpus $(EXT_CORPUS) && \
+	  cd extension && AZSDK_RAG_QDRANT_PATH=$(EXT_INDEX) AZSDK_RAG_LLM=extractive \
 	  AZSDK_RAG_SERVER_CMD='["$(abspath $(BIN))/azsdk-rag","serve","--stdio"]' npm test; \
 	fi
 
