@@ -268,20 +268,22 @@ def test_an_ingest_killed_half_way_and_run_again_equals_a_clean_run(
     corpus = write_jsonl(tmp_path / "v2.jsonl", [old, other])
     start = len(ids(index))
 
-    proc = subprocess.Popen([str(CLI), "ingest", "--corpus", str(corpus)],
-                            env=cli_env(index, **small), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "killed.stderr"
+    with log.open("w") as err:
+        proc = subprocess.Popen([str(CLI), "ingest", "--corpus", str(corpus)],
+                                env=cli_env(index, **small), stdout=subprocess.DEVNULL,
+                                stderr=err)
     try:
         deadline = time.monotonic() + 300
         while stored_points(index) <= start and proc.poll() is None:
             assert time.monotonic() < deadline, "the ingest wrote nothing"
             time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
     finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
-        if proc.stderr:
-            proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL, "the ingest finished before it was killed"
+    assert proc.returncode == -signal.SIGKILL, \
+        f"the ingest ended before it was killed: {log.read_text()}"
 
     reference = ingest(Settings(qdrant_path=str(clean), **knobs), corpus=[corpus],
                        progress=False)

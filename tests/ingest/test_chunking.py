@@ -11,6 +11,8 @@ from functools import lru_cache
 from itertools import pairwise
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from langchain_core.documents import Document
 
 from azsdk_rag.errors import ConfigError
@@ -57,7 +59,8 @@ def open_fence_at_end(text: str) -> str | None:
     return opened
 
 
-def assert_invariants(chunker: MarkdownChunker, source: Document, chunks: list[Document]) -> None:
+def assert_invariants(chunker: MarkdownChunker, source: Document, chunks: list[Document], *,
+                      repeats: bool = True) -> None:
     assert chunks, "a README yields at least one chunk"
     meta = source.metadata
     for i, chunk in enumerate(chunks):
@@ -86,9 +89,11 @@ def assert_invariants(chunker: MarkdownChunker, source: Document, chunks: list[D
         text = line.strip()
         if text and not any(text in b for b in bodies):
             assert WHITESPACE.sub("", text) in joined, f"lost: {text!r}"
-    # and no chunk is only a repeat of the one before it (the overlap alone)
-    for before, after in pairwise(bodies):
-        assert after not in before, f"repeated chunk: {after[:200]!r}"
+    # and no chunk is only a repeat of the one before it (the overlap alone); made-up texts that
+    # repeat themselves can trip this check, so those tests may leave it out
+    if repeats:
+        for before, after in pairwise(bodies):
+            assert after not in before, f"repeated chunk: {after[:200]!r}"
 
 
 # -- the sample corpus ----------------------------------------------------------------------------
@@ -226,6 +231,14 @@ def test_a_huge_tilde_fence_and_a_single_huge_line_stay_balanced() -> None:
     assert sum(body(c).startswith("~~~~\n") for c in chunks) > 5
 
 
+def test_an_unclosed_fence_is_closed_in_its_chunk() -> None:
+    chunker = MarkdownChunker()
+    source = doc("# T\n\nIntro.\n\n```js\ncall();\n", title="T")
+    chunks = chunker.split(source)
+    assert_invariants(chunker, source, chunks)
+    assert chunks[-1].page_content.endswith("```js\ncall();\n```")
+
+
 def test_an_unclosed_fence_does_not_swallow_the_limit() -> None:
     text = "# T\n\nIntro.\n\n```js\n" + "\n".join(f"call({i});" for i in range(400)) + "\n"
     chunker = MarkdownChunker(100, 10)
@@ -275,3 +288,34 @@ def test_the_embedding_view_drops_link_targets_and_comments_but_keeps_words() ->
     assert "https://" not in view and "hidden" not in view
     for word in ("See", "the docs", "ref", "Raw", "end.", "badge"):
         assert word in view
+
+
+# -- made-up markdown ---------------------------------------------------------------------------
+WORDS = st.sampled_from(["widget", "client", "Azure", "the", "`code`", "[link](https://x.y/z)",
+                         "über", "日本", "#", "-", "|", "a" * 30])
+
+
+def words(most: int) -> st.SearchStrategy[str]:
+    return st.lists(WORDS, min_size=1, max_size=most).map(" ".join)
+
+
+LINES = st.one_of(
+    words(12), words(400),
+    st.tuples(st.integers(1, 6), words(8)).map(lambda t: "#" * t[0] + " " + t[1]),
+    st.sampled_from(["```", "```python", "~~~", "````", "```js title=x", "    ```", "", "",
+                     "```inline``` text", "#"]),
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(LINES, min_size=1, max_size=60),
+       st.sampled_from([(96, 8), (128, 16), (350, 40)]))
+def test_invariants_hold_for_any_markdown(lines: list[str], size: tuple[int, int]) -> None:
+    """Headings, fences (closed, unclosed, nested, inline), huge lines, in any order."""
+    text = "\n".join(lines)
+    if not text.strip():
+        return
+    chunker = MarkdownChunker(*size)
+    source = doc(text)
+    assert_invariants(chunker, source, chunker.split(source), repeats=False)

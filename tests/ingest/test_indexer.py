@@ -17,11 +17,11 @@ from azsdk_rag.embeddings import EmbedderInfo, Embedders, make_embedders
 from azsdk_rag.errors import EmbedderMismatchError
 from azsdk_rag.ingest.chunking import MarkdownChunker
 from azsdk_rag.ingest.indexer import Indexer, IngestReport, point_id
-from azsdk_rag.ingest.pipeline import ingest
-from azsdk_rag.ingest.sources import readme_document
+from azsdk_rag.ingest.pipeline import chunker_for, ingest
+from azsdk_rag.ingest.sources import load_corpus, readme_document
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import DENSE, SPARSE, Store
-from support.ingest_fixtures import corpus_row, readme, tiny_rows, write_jsonl
+from support.ingest_fixtures import SAMPLE, corpus_row, readme, tiny_rows, write_jsonl
 
 CHUNKER = MarkdownChunker()
 
@@ -67,14 +67,16 @@ def test_point_ids_are_deterministic_uuids_of_language_package_and_content() -> 
 def test_first_ingest_writes_every_chunk_with_dense_and_sparse_vectors(
         store: Store, embedders: Embedders) -> None:
     docs = docs_of(*tiny_rows())
-    progress: list[int] = []
+    progress: list[tuple[int, int]] = []
     chunks = CHUNKER.split_documents(docs)
-    report = Indexer(store, embedders, 2).index(len(docs), chunks, progress=progress.append)
+    report = Indexer(store, embedders, 2).index(
+        len(docs), chunks, progress=lambda done, total: progress.append((done, total)))
 
     n = len(chunks)
     assert report.readmes == 3 and report.chunks == n >= 3
     assert report.written == n and report.unchanged == 0 and report.deleted == 0
-    assert sum(progress) == n and max(progress) <= 2  # batches of two
+    assert progress[-1] == (n, n) and len(progress) == (n + 1) // 2  # batches of two
+    assert [done for done, _ in progress] == sorted({done for done, _ in progress})
     assert store.generation == 1
     assert store.record() == embedders.info
     records, _ = store.client.scroll(store.collection, limit=100, with_vectors=True)
@@ -171,3 +173,28 @@ def test_the_pipeline_ingests_a_corpus_and_reports_per_language(tmp_path: Path, 
         d.metadata["language"]: {"points": len(expected_ids([d])), "packages": 1} for d in docs}
     again = ingest(settings, corpus=[corpus], progress=False)
     assert again.written == 0 and again.unchanged == n
+
+
+@pytest.mark.slow
+def test_the_sample_index_holds_every_chunk_of_the_sample_corpus(sample_index: Store) -> None:
+    """Read-only, on the session's sample index: complete, deterministic, both vectors."""
+    docs = load_corpus([SAMPLE])
+    chunks = chunker_for(sample_index.settings).split_documents(docs)
+    expected: dict[str, dict[str, int]] = {}
+    for lang in {d.metadata["language"] for d in docs}:
+        expected[lang] = {
+            "packages": sum(d.metadata["language"] == lang for d in docs),
+            "points": len({point_id(lang, c.metadata["package"], c.page_content)
+                           for c in chunks if c.metadata["language"] == lang})}
+    stats = sample_index.stats()
+    assert stats["languages"] == expected
+    assert {i for group in sample_index.ids_by_package().values() for i in group} == {
+        point_id(c.metadata["language"], c.metadata["package"], c.page_content) for c in chunks}
+    offset = None
+    while True:
+        records, offset = sample_index.client.scroll(sample_index.collection, limit=256,
+                                                     offset=offset, with_vectors=True)
+        for r in records:
+            assert len(r.vector[DENSE]) == 384 and len(r.vector[SPARSE].indices) > 0
+        if offset is None:
+            break

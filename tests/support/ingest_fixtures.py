@@ -168,6 +168,8 @@ def fake_repos() -> dict[str, FakeRepo]:
     py.package("sdk/core/azure-core", "setup.py",
                'PACKAGE_NAME = "azure-core"\nsetup(name=PACKAGE_NAME, version="1.30.0")\n',
                "azure-core", version="")
+    # like most of azure-sdk-for-python: a pyproject.toml with tool settings only, beside setup.py
+    py.files["sdk/core/azure-core/pyproject.toml"] = "[tool.azure-sdk-build]\npyright = false\n"
     py.package("sdk/storage/azure-mgmt-storage", "pyproject.toml",
                _pyproject("azure-mgmt-storage", "21.0.0"), "azure-mgmt-storage",
                version="21.0.0", plane="mgmt")

@@ -88,6 +88,8 @@ def parse_sections(text: str) -> list[Section]:
                 if close and close.group(1)[0] == mark[0] and len(close.group(1)) >= len(mark) \
                         and not close.group(2).strip():
                     break
+            else:  # never closed: close it, so that no chunk leaves a fence open
+                body.append(mark)
             sections[-1].blocks.append(Block("\n".join(body), "fence", fence=line.strip()))
             continue
         heading = HEADING.match(line)
