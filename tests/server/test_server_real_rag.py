@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from support.socket_clients import OldExtensionClient, in_thread, rpc_client, running
 
 from azsdk_rag.rag import AzureSdkRag
+from support.socket_clients import OldExtensionClient, in_thread, rpc_client, running
 
 pytestmark = pytest.mark.slow
 
