@@ -22,7 +22,7 @@ from azsdk_rag.retrieval import (
 )
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import Store
-from support.answering import LANGUAGES, distinct, packages, rag, sample_settings  # noqa: F401
+from support.answering import LANGUAGES, distinct, packages, sample_rag, sample_settings
 
 BLOB = {
     "dotnet": "Azure.Storage.Blobs",
@@ -38,6 +38,12 @@ QUESTIONS = (
     "authenticate with DefaultAzureCredential",
     "query items in a cosmos container",
 )
+
+
+@pytest.fixture(scope="module")
+def rag(sample_index: Store, settings_factory: Callable[..., Settings]) -> Iterator[AzureSdkRag]:
+    with sample_rag(sample_index, settings_factory) as r:
+        yield r
 
 
 def chain_docs(rag: AzureSdkRag, languages: tuple[str, ...], query: str) -> list[Document]:
@@ -98,10 +104,17 @@ def test_top_k_spans_several_packages_at_most_two_chunks_each(rag: AzureSdkRag, 
         retriever = rag.retriever((language,))
         for query in QUESTIONS:
             docs = retriever.invoke(query, k=k)
-            assert len(docs) == k, (language, query)
+            assert 0 < len(docs) <= k, (language, query)
             counts = Counter(packages(docs))
             assert max(counts.values()) <= 2, counts
-            assert len(counts) >= (k + 1) // 2, counts
+            assert len(counts) >= 2, counts
+
+
+def test_k_chunks_when_the_language_has_enough_packages(rag: AzureSdkRag) -> None:
+    for k in (5, 8):
+        docs = rag.retriever(("python",)).invoke("query items in a cosmos container", k=k)
+        assert len(docs) == k
+        assert max(Counter(packages(docs)).values()) <= 2
 
 
 def test_chunks_of_a_package_stay_together_best_package_first(rag: AzureSdkRag) -> None:
@@ -171,15 +184,29 @@ def test_format_context_stays_within_its_token_budget(many_docs: list[Document],
         assert context.startswith("[1] ")
 
 
-def test_format_context_truncates_the_last_excerpt_and_keeps_order(
-        many_docs: list[Document]) -> None:
-    whole = format_context(many_docs, 100_000)
-    assert whole.count("\nREADME: ") == len(many_docs)
-    cut = format_context(many_docs, 800)
-    assert 1 <= cut.count("\nREADME: ") < len(many_docs)
-    assert cut.rstrip().endswith("[...]")
+def _long_doc(n: int) -> Document:
+    text = " ".join(f"word{n}-{i}" for i in range(300))
+    return Document(page_content=f"header {n}\n\n{text}", metadata={
+        "title": f"README {n}", "package": f"pkg-{n}", "language": "python",
+        "section": "Usage", "url": f"https://github.com/Azure/x/pkg-{n}/README.md"})
+
+
+def test_format_context_cuts_the_excerpt_that_overflows_and_drops_the_rest() -> None:
+    docs = [_long_doc(n) for n in range(3)]
+    whole = format_context(docs, 100_000)
     first_block = whole.split("\n[2] ", 1)[0]
-    assert cut.startswith(first_block[:200])
+    budget = len(encoding().encode(first_block)) + 200
+
+    cut = format_context(docs, budget)
+
+    assert cut.startswith(first_block)  # the first excerpt whole, in order
+    assert "[2] README 1 | package: pkg-1" in cut
+    assert "README: https://github.com/Azure/x/pkg-1/README.md" in cut
+    assert cut.rstrip().endswith("[...]")  # the second one cut
+    assert "pkg-2" not in cut  # the third one dropped
+    assert len(encoding().encode(cut)) <= budget
+    # a budget too small for a useful piece of an excerpt leaves it out entirely
+    assert "[2]" not in format_context(docs, len(encoding().encode(first_block)) + 40)
 
 
 def test_every_excerpt_names_package_section_and_readme_url(many_docs: list[Document]) -> None:
@@ -187,7 +214,7 @@ def test_every_excerpt_names_package_section_and_readme_url(many_docs: list[Docu
     blocks = ["[" + b for b in context.split("\n[") if b.strip()]
     blocks[0] = blocks[0][1:]
     assert len(blocks) == len(many_docs)
-    for n, (block, doc) in enumerate(zip(blocks, many_docs), 1):
+    for n, (block, doc) in enumerate(zip(blocks, many_docs, strict=True), 1):
         head, url_line = block.splitlines()[:2]
         m = doc.metadata
         assert head.startswith(f"[{n}] {m['title']}")

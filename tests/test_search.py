@@ -91,11 +91,6 @@ def test_backends_agree_on_sparse_scores_without_a_filter(
         assert [s for _, s in ours[:10]] == pytest.approx([s for _, s in theirs[:10]], rel=1e-4)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "QdrantSearch does not scope BM25 IDF to the language filter: Qdrant's default IDF is "
-    "collection-wide, while InMemorySearch computes it over the filtered languages, so sparse "
-    "scores (and sometimes the top packages) differ; pass search_params=SearchParams("
-    "idf=IdfCorpusParams(corpus=flt)) for sparse queries in QdrantSearch._one"))
 @pytest.mark.parametrize("languages", [("python",), ("java", "javascript")],
                          ids=lambda f: "+".join(f))
 def test_backends_agree_on_sparse_scores_with_a_language_filter(
@@ -166,9 +161,10 @@ def test_fuse_rewards_agreement_and_keeps_k() -> None:
     # b is in both rankings; then the two first places, then the second places
     assert [d.metadata["_id"] for d, _ in fused] == ["b", "a", "d"]
     assert len(fuse([dense, sparse], k=2)) == 2
-    # weights tilt the fusion
-    tilted = fuse([dense, sparse], k=1, weights=[10.0, 1.0])
-    assert tilted[0][0].metadata["_id"] == "a"
+    # weights tilt the fusion between two rankings' first places
+    left, right = [(_doc("x"), 1.0)], [(_doc("y"), 1.0)]
+    assert fuse([left, right], k=1, weights=[2.0, 1.0])[0][0].metadata["_id"] == "x"
+    assert fuse([left, right], k=1, weights=[1.0, 2.0])[0][0].metadata["_id"] == "y"
 
 
 # -- reload after ingest -------------------------------------------------------------------------

@@ -128,6 +128,19 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"  {lang:<11} {entry['packages']:>4} packages {entry['points']:>6} points")
 
 
+def _language_id(value: str | None) -> str | None:
+    """A --language value as a language id; an unknown one is a clear error."""
+    if value is None:
+        return None
+    from .errors import ConfigError
+    from .languages import resolve_language
+
+    try:
+        return resolve_language(value).id
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _open_rag(ctx: click.Context, **overrides: Any):
     from .rag import AzureSdkRag
 
@@ -166,6 +179,7 @@ def ask(ctx: click.Context, question: tuple[str, ...], language: str | None,
         as_json: bool) -> None:
     """Answer one question (streams to the terminal)."""
     text = " ".join(question)
+    language = _language_id(language)
     with _open_rag(ctx) as rag:
         if as_json:
             click.echo(json.dumps(rag.ask(text, language=language).to_dict(), indent=2))
@@ -179,6 +193,7 @@ def ask(ctx: click.Context, question: tuple[str, ...], language: str | None,
 @friendly
 def chat(ctx: click.Context, language: str | None) -> None:
     """An interactive chat with history; /python, /js, /java, /dotnet, /rust work; 'exit' ends."""
+    language = _language_id(language)
     with _open_rag(ctx) as rag:
         session = rag.new_session()
         click.echo("Ask about the Azure SDKs. /reset forgets the chat; exit or Ctrl-D ends it.")

@@ -91,7 +91,8 @@ def _metrics(rows: list[dict[str, Any]], k: int) -> dict[str, Any]:
         "routing_accuracy": round(sum(r["route_ok"] for r in rows) / len(rows), 4),
         "hit_at_1": round(sum(1 for r in ranks if r == 1) / n, 4) if n else None,
         f"hit_at_{k}": round(sum(1 for r in ranks if r and r <= k) / n, 4) if n else None,
-        "hit_at_5": round(sum(1 for r in ranks if r and r <= 5) / n, 4) if n else None,
+        **({"hit_at_5": round(sum(1 for r in ranks if r and r <= 5) / n, 4) if n else None}
+           if k >= 5 else {}),
         "mrr": round(sum(1 / r for r in ranks if r) / n, 4) if n else None,
         "latency_ms": {"p50": round(statistics.median(lat), 2) if lat else 0.0,
                        "p95": pct(0.95)},

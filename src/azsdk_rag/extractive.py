@@ -133,6 +133,8 @@ def _pieces(text: str) -> Iterator[str]:
 class ExtractiveChatModel(BaseChatModel):
     """Offline, deterministic chat model that answers from the excerpts in its prompt."""
 
+    model_name: str = "extractive"
+
     @property
     def _llm_type(self) -> str:
         return "azsdk-rag-extractive"

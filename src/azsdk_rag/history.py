@@ -99,11 +99,19 @@ class SessionStore:
             while len(session.messages) > 2 and count_tokens(session.messages) > self.max_tokens:
                 del session.messages[:2]
             if count_tokens(session.messages) > self.max_tokens:
-                # a single turn over budget: keep the question, cut the answer
-                enc = encoding()
-                room = max(0, self.max_tokens - count_tokens(session.messages[:1]) - 8)
-                cut = enc.decode(enc.encode(answer, disallowed_special=())[:room])
-                session.messages[-1] = AIMessage(cut)
+                session.messages[:] = self._cut_turn(question, answer)
+
+    def _cut_turn(self, question: str, answer: str) -> list[BaseMessage]:
+        """A single turn over budget: the question cut to half of it at most, the answer to the
+        rest; nothing when the budget cannot hold a turn at all (``history_tokens=0``)."""
+        enc = encoding()
+        room = self.max_tokens - 16  # two messages' overhead, and a margin for re-encoding
+        if room < 2:
+            return []
+        q = enc.encode(question, disallowed_special=())
+        a = enc.encode(answer, disallowed_special=())
+        q = q[: max(room // 2, room - len(a))]
+        return [HumanMessage(enc.decode(q)), AIMessage(enc.decode(a[: room - len(q)]))]
 
     def reset(self, session_id: str) -> None:
         with self._lock:

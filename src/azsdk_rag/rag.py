@@ -66,17 +66,17 @@ class AzureSdkRag:
                 raise EmptyIndexError(
                     f"The index '{self.store.collection}' at {self.settings.location} is empty; "
                     "build it with 'azsdk-rag ingest'.")
-        except BaseException:
+            self.model: BaseChatModel = model or make_chat_model(self.settings) \
+                or ExtractiveChatModel()
+            self.uses_llm = not isinstance(self.model, ExtractiveChatModel)
+            self.router: Runnable = router or self._default_router()
+            self.factory = ChainFactory(
+                make_backend(self.store, self.embedders), self.embedders, self.model, prompt,
+                k=self.settings.top_k, mode=self.settings.retrieval_mode,
+                context_tokens=self.settings.context_tokens)
+        except BaseException:  # a failed start must not keep the embedded store locked
             self.close()
             raise
-        self.model: BaseChatModel = model or make_chat_model(self.settings) \
-            or ExtractiveChatModel()
-        self.uses_llm = not isinstance(self.model, ExtractiveChatModel)
-        self.router: Runnable = router or self._default_router()
-        self.factory = ChainFactory(
-            make_backend(self.store, self.embedders), self.embedders, self.model, prompt,
-            k=self.settings.top_k, mode=self.settings.retrieval_mode,
-            context_tokens=self.settings.context_tokens)
         self.chains = LanguageChains(self.factory)
         self.sessions = SessionStore(self.settings.history_tokens)
 

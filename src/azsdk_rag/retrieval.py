@@ -82,8 +82,13 @@ class AzureSdkRetriever(BaseRetriever):
         embedders: Embedders = self.embedders
         backend: SearchBackend = self.backend
         q = embed_query(embedders, query, self.mode)
-        hits = backend.search(q, tuple(languages), max(self.fetch_k, k), self.mode)
-        return diversify(hits, k, self.max_per_package)
+        fetch = max(self.fetch_k, k)
+        while True:
+            hits = backend.search(q, tuple(languages), fetch, self.mode)
+            docs = diversify(hits, k, self.max_per_package)
+            if len(docs) >= k or len(hits) < fetch:  # enough, or nothing more to fetch
+                return docs
+            fetch *= 4
 
 
 def to_sources(docs: Sequence[Document]) -> list[Source]:

@@ -98,8 +98,12 @@ class QdrantSearch:
             indices, values = query.sparse or ([], [])
             vector = models.SparseVector(indices=indices, values=values)
             using = SPARSE
+        # BM25 IDF over the languages searched, as InMemorySearch computes it (Qdrant's
+        # default is collection-wide)
+        params = (models.SearchParams(idf=models.IdfCorpusParams(corpus=flt))
+                  if flt is not None and not dense else None)
         points = client.query_points(name, query=vector, using=using, query_filter=flt, limit=k,
-                                     with_payload=True).points
+                                     search_params=params, with_payload=True).points
         return [(self._document(p), p.score) for p in points]
 
     def _document(self, point: models.ScoredPoint) -> Document:

@@ -1,8 +1,8 @@
 """Helpers for the answering tests: a RAG over the shared sample index, small indexes, spies.
 
-Import the fixtures into a test module (``from support.answering import rag``); each module then
-builds its own ``AzureSdkRag`` once, always over the session's ``sample_index`` store (an embedded
-Qdrant folder can be opened by one client only). Small indexes for the CLI and ``from_env`` are
+Each test module builds its own ``AzureSdkRag`` once (a module-scoped fixture calling
+:func:`sample_rag`), always over the session's ``sample_index`` store: an embedded Qdrant folder
+can be opened by one client only. Small indexes for the CLI and ``from_env`` are
 made by copying points out of the sample index: the same chunks and vectors an ingest of those
 READMEs would write, without embedding them again (that costs ~0.1 s per chunk on two cores).
 """
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import pytest
 from langchain_core.callbacks import BaseCallbackHandler, CallbackManagerForLLMRun
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
@@ -47,19 +46,14 @@ def sample_settings(settings_factory: Callable[..., Settings], sample_index: Sto
     return settings_factory(qdrant_path=sample_index.settings.qdrant_path, **overrides)
 
 
-@pytest.fixture(scope="module")
-def rag(sample_index: Store, settings_factory: Callable[..., Settings]) -> Iterator[AzureSdkRag]:
-    """One offline (extractive) RAG over the sample index per test module."""
-    with AzureSdkRag(sample_settings(settings_factory, sample_index), store=sample_index) as r:
-        yield r
+def sample_rag(sample_index: Store, settings_factory: Callable[..., Settings],
+               **kwargs: Any) -> AzureSdkRag:
+    """An ``AzureSdkRag`` over the shared sample store; ``kwargs`` go to the constructor.
 
-
-@pytest.fixture
-def fresh_rag(sample_index: Store,
-              settings_factory: Callable[..., Settings]) -> Iterator[AzureSdkRag]:
-    """A RAG of its own, for tests that replace chains, sessions or languages."""
-    with AzureSdkRag(sample_settings(settings_factory, sample_index), store=sample_index) as r:
-        yield r
+    Setting overrides go in ``settings=``; by default the offline (extractive) model answers.
+    """
+    settings = kwargs.pop("settings", None) or sample_settings(settings_factory, sample_index)
+    return AzureSdkRag(settings, store=sample_index, **kwargs)
 
 
 # -- copies of the sample index ----------------------------------------------------------------
@@ -99,14 +93,6 @@ def build_small_index(source: Store, path: Path, settings_factory: Callable[...,
                              lambda m: (m.get("language"), m.get("package")) in packages)
     assert copied > 0
     return path
-
-
-@pytest.fixture(scope="module")
-def tiny_index(sample_index: Store, settings_factory: Callable[..., Settings],
-               tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Path of an embedded index with two python READMEs and one javascript README."""
-    return build_small_index(sample_index, tmp_path_factory.mktemp("tiny-index"),
-                             settings_factory)
 
 
 def memory_copy(source: Store, settings_factory: Callable[..., Settings]) -> Store:
