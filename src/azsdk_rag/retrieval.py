@@ -44,22 +44,33 @@ def rank_packages(hits: Hits) -> list[tuple[tuple[str, str], float, list[tuple[D
 
 
 def diversify(hits: Hits, k: int, max_per_package: int) -> list[Document]:
-    """Top ``k`` chunks, packages in rank order, at most ``max_per_package`` chunks each."""
+    """Top ``k`` chunks, packages in rank order, at most ``max_per_package`` chunks each.
+
+    The best package gets its full share first (its second chunk is usually the code sample
+    the answer needs); the others then get one chunk each, round after round.
+    """
     ranked = rank_packages(hits)
-    chosen: list[Document] = []
+    picks: list[tuple[float, float, Document]] = []
+
+    def take(package_score: float, doc: Document, score: float) -> None:
+        picks.append((package_score, score, Document(
+            page_content=doc.page_content,
+            metadata={**doc.metadata, "score": round(score, 6),
+                      "package_score": round(package_score, 6)})))
+
+    if ranked:
+        _key, package_score, items = ranked[0]
+        for doc, score in items[:min(max_per_package, k)]:
+            take(package_score, doc, score)
     for depth in range(max_per_package):
-        for _key, package_score, items in ranked:
-            if depth < len(items) and len(chosen) < k:
-                doc, score = items[depth]
-                chosen.append(Document(
-                    page_content=doc.page_content,
-                    metadata={**doc.metadata, "score": round(score, 6),
-                              "package_score": round(package_score, 6)},
-                ))
-        if len(chosen) >= k:
+        for position, (_key, package_score, items) in enumerate(ranked):
+            if position == 0 or depth >= len(items) or len(picks) >= k:
+                continue
+            take(package_score, *items[depth])
+        if len(picks) >= k:
             break
-    chosen.sort(key=lambda d: (-d.metadata["package_score"], -d.metadata["score"]))
-    return chosen
+    picks.sort(key=lambda p: (-p[0], -p[1]))
+    return [doc for _ps, _s, doc in picks]
 
 
 class AzureSdkRetriever(BaseRetriever):
