@@ -110,10 +110,10 @@ def ingest(ctx: click.Context, corpus: tuple[Path, ...], repos: tuple[Path, ...]
 @friendly
 def status(ctx: click.Context, as_json: bool) -> None:
     """Where the index is, what built it, and what it holds."""
-    from .store import Store
+    from .store import Store, store_errors
 
     settings = settings_from(ctx)
-    with Store.open(settings) as store:
+    with Store.open(settings) as store, store_errors(settings):
         data = store.stats()
     if as_json:
         click.echo(json.dumps(data, indent=2))

@@ -35,7 +35,7 @@ from .retrieval import to_sources
 from .router import LanguageChoice, LanguageRouter, normalise_history
 from .search import make_backend
 from .settings import Settings
-from .store import Store
+from .store import Store, store_errors
 from .types import (
     Answer,
     DeltaEvent,
@@ -61,8 +61,10 @@ class AzureSdkRag:
         self.store = store or Store.open(self.settings)
         try:
             self.embedders = embedders or make_embedders(self.settings)
-            self.store.check_compatible(self.embedders.info)
-            if self.store.count() == 0:
+            with store_errors(self.settings):
+                self.store.check_compatible(self.embedders.info)
+                empty = self.store.count() == 0
+            if empty:
                 raise EmptyIndexError(
                     f"The index '{self.store.collection}' at {self.settings.location} is empty; "
                     "build it with 'azsdk-rag ingest'.")

@@ -24,7 +24,7 @@ from langchain_qdrant import QdrantVectorStore, RetrievalMode
 from qdrant_client import models
 
 from .embeddings import Embedders
-from .store import DENSE, SPARSE, Store
+from .store import DENSE, SPARSE, Store, store_errors
 
 RRF_K = 60
 
@@ -83,6 +83,7 @@ class QdrantSearch:
 
     def __init__(self, store: Store, embedders: Embedders):
         self.embedders = embedders
+        self.settings = store.settings
         self.vectorstore = QdrantVectorStore(
             store.client, store.collection, embedding=embedders.dense,
             sparse_embedding=embedders.sparse, vector_name=DENSE, sparse_vector_name=SPARSE,
@@ -113,6 +114,10 @@ class QdrantSearch:
         return doc
 
     def search(self, query: Query, languages: Sequence[str], k: int, mode: str) -> Hits:
+        with store_errors(self.settings):
+            return self._search(query, languages, k, mode)
+
+    def _search(self, query: Query, languages: Sequence[str], k: int, mode: str) -> Hits:
         flt = language_filter(languages)
         if mode == "dense":
             return self._one(query, flt, k, dense=True)
@@ -153,7 +158,7 @@ class InMemorySearch:
         self._lock = threading.Lock()
 
     def _load(self) -> dict[str, _Shard]:
-        with self._lock:
+        with self._lock, store_errors(self.store.settings):
             if self._shards is None or self._generation != self.store.generation:
                 generation = self.store.generation
                 self._shards = self._read()

@@ -6,7 +6,12 @@ embedders is refused with a clear error instead of returning silent garbage.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import math
+import sqlite3
+import warnings
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,9 +36,17 @@ def open_client(settings: Settings) -> QdrantClient:
     if settings.qdrant_url:
         key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
         try:
-            client = QdrantClient(url=settings.qdrant_url, api_key=key, timeout=30)
+            with warnings.catch_warnings():  # a Python warning prints two lines of source
+                warnings.filterwarnings("ignore", "Api key is used with an insecure connection")
+                client = QdrantClient(url=settings.qdrant_url, api_key=key,
+                                      timeout=max(1, math.ceil(settings.request_timeout)),
+                                      check_compatibility=False)
+            if key and settings.qdrant_url.startswith("http://"):
+                log.info("the Qdrant API key goes to %s over plain http", settings.qdrant_url)
             client.get_collections()
         except Exception as exc:
+            if _status(exc) in (401, 403):
+                raise StoreError(_server_failure(settings, exc)) from None
             raise StoreError(
                 f"Cannot reach the Qdrant server at {settings.qdrant_url} "
                 f"({type(exc).__name__}); is it running, and is AZSDK_RAG_QDRANT_URL right?"
@@ -54,6 +67,54 @@ def open_client(settings: Settings) -> QdrantClient:
         raise StoreError(f"Cannot open the index at {path}: {exc}") from None
     except OSError as exc:
         raise StoreError(f"Cannot open the index at {path}: {exc.strerror or exc}.") from None
+
+
+def _status(exc: BaseException) -> int | None:
+    status = getattr(exc, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _server_failure(settings: Settings, exc: BaseException) -> str:
+    where = f"The Qdrant server at {settings.qdrant_url}"
+    status = _status(exc)
+    if status in (401, 403):
+        return f"{where} rejected the API key ({status}): check AZSDK_RAG_QDRANT_API_KEY."
+    if status is not None:
+        return f"{where} answered with an error ({status}); check its log and try again."
+    source = getattr(exc, "source", None) or exc.__context__ or exc
+    if "Timeout" in type(source).__name__:
+        return (f"{where} did not answer within {settings.request_timeout:g} s; try again, or "
+                "raise AZSDK_RAG_REQUEST_TIMEOUT.")
+    return f"{where} dropped the connection ({type(source).__name__}); is it still running?"
+
+
+def _disk_full(exc: BaseException) -> bool:
+    return getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in str(exc)
+
+
+@contextlib.contextmanager
+def store_errors(settings: Settings) -> Iterator[None]:
+    """Re-raise a failure of the Qdrant server or of the index folder as one StoreError sentence.
+
+    Without it a dropped connection escaped as qdrant_client's ResponseHandlingException (the
+    CLI's "unexpected error"), or, during a query, was reported as a failure of the model.
+    """
+    from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+    try:
+        yield
+    except StoreError:
+        raise
+    except (ResponseHandlingException, UnexpectedResponse) as exc:
+        raise StoreError(_server_failure(settings, exc)) from None
+    except (OSError, sqlite3.Error) as exc:
+        if _disk_full(exc):
+            raise StoreError(
+                f"The disk holding the index at {settings.location} is full; free some space "
+                "and run the ingest again (it resumes where it stopped)."
+            ) from None
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise StoreError(f"Cannot use the index at {settings.location}: {reason}.") from None
 
 
 class Store:

@@ -247,10 +247,7 @@ class MarkdownChunker:
                 if current:
                     pieces.append("\n".join(current))
                     current, used = [], 0
-                tokens = self.enc.encode(line, disallowed_special=())
-                step = max(budget - 1, 1)
-                pieces.extend(self.enc.decode(tokens[i:i + step])
-                              for i in range(0, len(tokens), step))
+                pieces.extend(self._cut_line(line, budget))
                 continue
             if current and used + size > budget:
                 pieces.append("\n".join(current))
@@ -260,3 +257,34 @@ class MarkdownChunker:
         if current:
             pieces.append("\n".join(current))
         return pieces
+
+    def _cut_line(self, line: str, budget: int) -> list[str]:
+        """A line over ``budget`` in pieces of ``budget - 1`` tokens, cut between characters.
+
+        A token can end inside a multi-byte UTF-8 character (CJK, emoji): decoding a plain slice
+        of tokens would turn both halves of that character into U+FFFD.
+        """
+        tokens = self.enc.encode(line, disallowed_special=())
+        step = max(budget - 1, 1)
+        pieces: list[str] = []
+        start = 0
+        while start < len(tokens):
+            end = cut = min(start + step, len(tokens))
+            while cut > start and not _whole(self.enc.decode_bytes(tokens[start:cut])):
+                cut -= 1
+            if cut == start:  # one character spans more tokens than a step: keep it whole
+                cut = end
+                while cut < len(tokens) and not _whole(self.enc.decode_bytes(tokens[start:cut])):
+                    cut += 1
+            pieces.append(self.enc.decode(tokens[start:cut]))
+            start = cut
+        return pieces
+
+
+def _whole(data: bytes) -> bool:
+    """Whether ``data`` ends on a character boundary (it is valid UTF-8 as it stands)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

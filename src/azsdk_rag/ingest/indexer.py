@@ -18,7 +18,7 @@ from langchain_core.documents import Document
 from qdrant_client import models
 
 from ..embeddings import Embedders
-from ..store import DENSE, SPARSE, Store
+from ..store import DENSE, SPARSE, Store, store_errors
 from .chunking import embedding_view
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class IngestReport:
     written: int = 0
     deleted: int = 0
     unchanged: int = 0
+    updated: int = 0  # unchanged chunks whose metadata was refreshed
     pruned_packages: int = 0
     seconds: float = 0.0
 
@@ -64,6 +65,11 @@ class Indexer:
     def index(self, readmes: int, chunks: Sequence[Document], *, prune: bool = False,
               progress: Progress | None = None) -> IngestReport:
         """Upsert new chunks, delete replaced ones and (``prune``) packages gone from the source."""
+        with store_errors(self.store.settings):
+            return self._index(readmes, chunks, prune=prune, progress=progress)
+
+    def _index(self, readmes: int, chunks: Sequence[Document], *, prune: bool,
+               progress: Progress | None) -> IngestReport:
         start = time.perf_counter()
         self.store.ensure_collection(self.embedders.info)
         wanted: dict[str, Document] = {}
@@ -86,6 +92,7 @@ class Indexer:
             report.written += len(batch)
             if progress:
                 progress(report.written, len(todo))
+        report.updated = self._refresh_payloads(wanted, have)
         stale: list[str] = []
         for key, ids in by_package.items():
             stale.extend(existing.get(key, set()) - ids)
@@ -101,10 +108,28 @@ class Indexer:
                 points_selector=models.PointIdsList(points=stale[i:i + 1024]),
             )
         report.deleted = len(stale)
-        if report.written or report.deleted:
+        if report.written or report.deleted or report.updated:
             self.store.generation += 1
         report.seconds = time.perf_counter() - start
         return report
+
+    def _refresh_payloads(self, wanted: dict[str, Document], have: set[str]) -> int:
+        """Rewrite the payload of unchanged chunks whose metadata changed (a new version, URL or
+        position in the README): same text, same id and vectors, so nothing is embedded again;
+        without this the index keeps the old metadata until the chunk's text changes."""
+        same = [pid for pid in wanted if pid in have]
+        updated = 0
+        for i in range(0, len(same), 256):
+            points = self.store.client.retrieve(self.store.collection, same[i:i + 256],
+                                                with_payload=True, with_vectors=False)
+            for point in points:
+                doc = wanted[str(point.id)]
+                payload = {"page_content": doc.page_content, "metadata": doc.metadata}
+                if (point.payload or {}) != payload:
+                    self.store.client.overwrite_payload(self.store.collection, payload=payload,
+                                                        points=[point.id])
+                    updated += 1
+        return updated
 
     def _upsert(self, ids: list[str], docs: list[Document]) -> None:
         texts = [embedding_view(d.page_content) for d in docs]

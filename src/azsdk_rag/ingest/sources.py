@@ -215,9 +215,12 @@ def load_repo(root: Path, base_url: str = "https://github.com/Azure") -> list[Do
         raise SourceError(f"{root} has no sdk/ folder; is it an Azure SDK repository?")
     docs: list[Document] = []
     seen: set[str] = set()
+    inside = root.resolve()
     for readme in sorted(sdk.rglob("README.md")):
         rel = readme.relative_to(root)
         if len(rel.parts) < 4 or _skipped(rel.relative_to("sdk")):
+            continue
+        if not readme.resolve().is_relative_to(inside):  # a symlink out of the checkout
             continue
         info = package_manifest(readme.parent, language)
         if info is None or SKIP_PACKAGE.search(info["package"]) or info["package"] in seen:
