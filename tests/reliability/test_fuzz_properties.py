@@ -7,7 +7,8 @@
   FramingError, within a bounded time; a live server survives arbitrary bytes on both ports.
 
 Two chunker bugs hypothesis found are fixed and pinned by regression tests below: a line over
-the limit cut inside a multi-byte character, and a fence left open at the end of a README. atheris was not used: hypothesis drives every input here.
+the limit cut inside a multi-byte character, and a fence left open at the end of a README.
+atheris was not used: hypothesis drives every input here.
 """
 
 from __future__ import annotations
