@@ -20,7 +20,7 @@ from azsdk_rag.ingest.chunking import FENCE, MarkdownChunker, embedding_view, pa
 from azsdk_rag.ingest.pipeline import chunker_for
 from azsdk_rag.ingest.sources import load_corpus
 from azsdk_rag.settings import Settings
-from support.ingest_fixtures import SAMPLE
+from support.ingest_fixtures import SAMPLE, open_fence_at_end
 
 WHITESPACE = re.compile(r"\s+")
 
@@ -41,22 +41,6 @@ def doc(text: str, package: str = "azure-widgets", title: str = "Azure Widgets c
 def body(chunk: Document) -> str:
     """A chunk without its one-line header."""
     return chunk.page_content.split("\n\n", 1)[1]
-
-
-def open_fence_at_end(text: str) -> str | None:
-    """The fence left open at the end of ``text`` (CommonMark-style), or None if all are closed."""
-    opened: str | None = None
-    for line in text.split("\n"):
-        m = FENCE.match(line)
-        if not m:
-            continue
-        mark, info = m.group(1), m.group(2)
-        if opened is None:
-            if not (mark[0] == "`" and "`" in info):  # ```inline``` is not a fence
-                opened = mark
-        elif mark[0] == opened[0] and len(mark) >= len(opened) and not info.strip():
-            opened = None
-    return opened
 
 
 def assert_invariants(chunker: MarkdownChunker, source: Document, chunks: list[Document], *,

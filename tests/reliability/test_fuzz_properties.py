@@ -32,6 +32,7 @@ from azsdk_rag.server.framing import (
     read_legacy_message,
 )
 from support.fake_rag import FakeRag
+from support.ingest_fixtures import open_fence_at_end
 from support.socket_clients import FAST, OldExtensionClient, in_thread, rpc_client, running
 
 BOUND = 5.0  # seconds a reader may take on input that is already there
@@ -134,22 +135,6 @@ def _doc(text: str) -> Document:
 
 def _body(chunk: Document) -> str:
     return chunk.page_content.split("\n\n", 1)[1]
-
-
-def open_fence_at_end(text: str) -> str | None:
-    """The fence a chunk leaves open, read by parse_sections' rules (FENCE, inline, closing)."""
-    opened: str | None = None
-    for line in text.split("\n"):
-        m = FENCE.match(line)
-        if not m:
-            continue
-        mark, info = m.group(1), m.group(2)
-        if opened is None:
-            if not (mark[0] == "`" and "`" in info):
-                opened = mark
-        elif mark[0] == opened[0] and len(mark) >= len(opened) and not info.strip():
-            opened = None
-    return opened
 
 
 _SPACE = re.compile(r"\s+")

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from azsdk_rag.ingest.chunking import FENCE
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("AZSDK_RAG_SHARED", ROOT.parent / "shared"))
 MODELS = SHARED / "models"
@@ -347,3 +349,19 @@ def stored_points(qdrant_path: Path, collection: str = "AzureSDKs") -> int:
 
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def open_fence_at_end(text: str) -> str | None:
+    """The fence left open at the end of ``text`` (CommonMark-style), or None if all are closed."""
+    opened: str | None = None
+    for line in text.split("\n"):
+        m = FENCE.match(line)
+        if not m:
+            continue
+        mark, info = m.group(1), m.group(2)
+        if opened is None:
+            if not (mark[0] == "`" and "`" in info):  # ```inline``` is not a fence
+                opened = mark
+        elif mark[0] == opened[0] and len(mark) >= len(opened) and not info.strip():
+            opened = None
+    return opened
