@@ -63,7 +63,7 @@ eval: setup
 	$(BIN)/azsdk-rag eval $(SHARED)/eval/questions.jsonl
 
 bench: setup
-	$(BIN)/python benchmarks/run_all.py
+	AZSDK_RAG_SHARED=$(abspath $(SHARED)) $(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info extension/node_modules extension/out

@@ -79,19 +79,19 @@ def one_error_line(result: Result, exit_code: int = 1) -> str:
 # -- ask -------------------------------------------------------------------------------------------
 
 
-def test_ask_prints_the_answer_then_the_sources(invoke: Callable[..., Result]) -> None:
+def test_ask_prints_the_answer_and_links_every_source(invoke: Callable[..., Result]) -> None:
     result = invoke("ask", "/python", "upload", "a", "blob")
 
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert out.startswith(LABEL)
     assert "pip install azure-storage-blob" in out
-    answer, sources = out.split("\nSources:\n")
-    assert "  - [python] azure-storage-blob: https://github.com/Azure/" in sources
     assert "(python: slash command /python)" in result.stderr
-    # the streamed text is the whole answer
+    # the streamed text is the whole answer, and it links every source, so no list follows it
     as_json = json.loads(invoke("ask", "--json", "/python upload a blob").stdout)
-    assert answer.rstrip("\n") == as_json["text"].rstrip("\n")
+    assert out.rstrip("\n") == as_json["text"].rstrip("\n")
+    assert all(s["url"] in out for s in as_json["sources"])
+    assert "\nSources:\n" not in out
 
 
 def test_ask_json_prints_text_route_and_sources(invoke: Callable[..., Result]) -> None:
@@ -139,7 +139,7 @@ def test_chat_answers_with_history(invoke: Callable[..., Result]) -> None:
 
     assert result.exit_code == 0, result.output
     assert result.stdout.count(LABEL) == 2
-    assert result.stdout.count("Sources:") == 2
+    assert result.stdout.count("**Sources**") == 2
     routes = [line for line in result.stderr.splitlines() if line.startswith("(")]
     assert routes[0] == "(python: slash command /python)"
     assert routes[1].startswith("(python: follow-up:")

@@ -166,7 +166,8 @@ def _stream_answer(rag: Any, question: str, session_id: str | None, language: st
         elif isinstance(event, DoneEvent):
             if not event.answer.text.endswith("\n"):
                 click.echo()
-            _print_sources(event.answer.sources)
+            # list only the READMEs the answer does not already link to
+            _print_sources([s for s in event.answer.sources if s.url not in event.answer.text])
 
 
 @cli.command()
