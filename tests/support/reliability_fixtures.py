@@ -123,23 +123,9 @@ def snapshot(settings: Settings) -> dict[str, tuple[str, str]]:
 
 def copy_index(source: Store, target: Store) -> int:
     """Copy every point (ids, vectors, payload) and the embedder record into ``target``."""
-    from qdrant_client import models
+    from support.answering import copy_points
 
-    record = source.record()
-    assert record is not None
-    target.ensure_collection(record)
-    copied, offset = 0, None
-    while True:
-        points, offset = source.client.scroll(source.collection, limit=256, offset=offset,
-                                              with_payload=True, with_vectors=True)
-        batch = [models.PointStruct(id=p.id, vector=p.vector, payload=p.payload) for p in points]
-        if batch:
-            target.client.upsert(target.collection, points=batch, wait=True)
-            copied += len(batch)
-        if offset is None:
-            break
-    target.generation += 1
-    return copied
+    return copy_points(source, target)
 
 
 # -- bounded waits -----------------------------------------------------------------------------
