@@ -34,21 +34,39 @@ def _language_label(languages: Sequence[str]) -> str:
     return ", ".join(names)
 
 
+def build_context_chain(retriever: BaseRetriever, prompt: ChatPromptTemplate | None = None, *,
+                        languages: Sequence[str] = (),
+                        context_tokens: int = 3000) -> Runnable[dict[str, Any], dict[str, Any]]:
+    """Everything before the model: ``{"question", "query", "history"}`` -> the same plus
+    ``"docs"``, ``"context"`` (the excerpts within ``context_tokens``) and ``"prompt"`` (the
+    prompt value: exactly the messages a model is sent)."""
+    prompt = prompt or answer_prompt()
+    label = _language_label(languages)
+
+    def variables(x: dict[str, Any]) -> dict[str, Any]:
+        return {"question": x["question"], "history": x.get("history") or [],
+                "context": x["context"], "languages": label}
+
+    return (
+        RunnablePassthrough.assign(docs=itemgetter("query") | retriever)
+        | RunnablePassthrough.assign(
+            context=RunnableLambda(lambda x: format_context(x["docs"], context_tokens),
+                                   name="format_context"))
+        | RunnablePassthrough.assign(prompt=RunnableLambda(variables, name="variables") | prompt)
+    )
+
+
 def build_chain(retriever: BaseRetriever, model: BaseChatModel,
                 prompt: ChatPromptTemplate | None = None, *, languages: Sequence[str] = (),
                 context_tokens: int = 3000) -> Runnable[dict[str, Any], dict[str, Any]]:
-    """retriever -> formatted context (within ``context_tokens``) -> prompt -> model."""
-    prompt = prompt or answer_prompt()
-    label = _language_label(languages)
-    inputs = RunnableLambda(lambda x: {
-        "question": x["question"],
-        "history": x.get("history") or [],
-        "context": format_context(x["docs"], context_tokens),
-        "languages": label,
-    }, name="format_context")
+    """retriever -> formatted context (within ``context_tokens``) -> prompt -> model.
+
+    The part before the model is :func:`build_context_chain`, which ``retrieve`` runs alone.
+    """
+    context = build_context_chain(retriever, prompt, languages=languages,
+                                  context_tokens=context_tokens)
     return (
-        RunnablePassthrough.assign(docs=itemgetter("query") | retriever)
-        | RunnablePassthrough.assign(answer=inputs | prompt | model)
+        context | RunnablePassthrough.assign(answer=itemgetter("prompt") | model)
     ).with_config(run_name=f"chain[{','.join(languages) or 'all'}]")
 
 
@@ -70,6 +88,14 @@ class ChainFactory:
         return AzureSdkRetriever(backend=self.backend, embedders=self.embedders,
                                  languages=tuple(languages), k=self.k, mode=self.mode)
 
+    def context_chain(self, languages: Sequence[str] = (), *,
+                      retriever: BaseRetriever | None = None,
+                      prompt: ChatPromptTemplate | None = None) -> Runnable[dict[str, Any],
+                                                                             dict[str, Any]]:
+        """The chain's steps before the model (what the JSON-RPC ``retrieve`` returns)."""
+        return build_context_chain(retriever or self.retriever(languages), prompt or self.prompt,
+                                   languages=languages, context_tokens=self.context_tokens)
+
     def chain(self, languages: Sequence[str] = (), *, retriever: BaseRetriever | None = None,
               prompt: ChatPromptTemplate | None = None,
               model: BaseChatModel | None = None) -> Runnable[dict[str, Any], dict[str, Any]]:
@@ -89,6 +115,7 @@ class LanguageChains(Mapping[str, Runnable]):
         self.factory = factory
         self._chains: dict[str, Runnable] = {}
         self._combined: dict[tuple[str, ...], Runnable] = {}
+        self._contexts: dict[tuple[str, ...], Runnable] = {}
         for lang in languages if languages is not None else language_ids():
             self._chains[lang] = factory.chain([lang])
 
@@ -116,3 +143,10 @@ class LanguageChains(Mapping[str, Runnable]):
         if key not in self._combined:
             self._combined[key] = self.factory.chain(key)
         return self._combined[key]
+
+    def context_for(self, languages: Sequence[str]) -> Runnable:
+        """The steps before the model for these languages: retrieval, context, prompt."""
+        key = tuple(sorted(languages))
+        if key not in self._contexts:
+            self._contexts[key] = self.factory.context_chain(key)
+        return self._contexts[key]
