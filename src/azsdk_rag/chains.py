@@ -34,40 +34,43 @@ def _language_label(languages: Sequence[str]) -> str:
     return ", ".join(names)
 
 
-def build_context_chain(retriever: BaseRetriever, prompt: ChatPromptTemplate | None = None, *,
-                        languages: Sequence[str] = (),
-                        context_tokens: int = 3000) -> Runnable[dict[str, Any], dict[str, Any]]:
-    """Everything before the model: ``{"question", "query", "history"}`` -> the same plus
-    ``"docs"``, ``"context"`` (the excerpts within ``context_tokens``) and ``"prompt"`` (the
-    prompt value: exactly the messages a model is sent)."""
-    prompt = prompt or answer_prompt()
+def prompt_variables(languages: Sequence[str] = (),
+                     context_tokens: int = 3000) -> Runnable[dict[str, Any], dict[str, Any]]:
+    """``{"question", "history", "docs"}`` -> the prompt's variables, the context formatted
+    within ``context_tokens``: the one step between retrieval and the prompt."""
     label = _language_label(languages)
-
-    def variables(x: dict[str, Any]) -> dict[str, Any]:
-        return {"question": x["question"], "history": x.get("history") or [],
-                "context": x["context"], "languages": label}
-
-    return (
-        RunnablePassthrough.assign(docs=itemgetter("query") | retriever)
-        | RunnablePassthrough.assign(
-            context=RunnableLambda(lambda x: format_context(x["docs"], context_tokens),
-                                   name="format_context"))
-        | RunnablePassthrough.assign(prompt=RunnableLambda(variables, name="variables") | prompt)
-    )
+    return RunnableLambda(lambda x: {
+        "question": x["question"],
+        "history": x.get("history") or [],
+        "context": format_context(x["docs"], context_tokens),
+        "languages": label,
+    }, name="format_context")
 
 
 def build_chain(retriever: BaseRetriever, model: BaseChatModel,
                 prompt: ChatPromptTemplate | None = None, *, languages: Sequence[str] = (),
                 context_tokens: int = 3000) -> Runnable[dict[str, Any], dict[str, Any]]:
-    """retriever -> formatted context (within ``context_tokens``) -> prompt -> model.
-
-    The part before the model is :func:`build_context_chain`, which ``retrieve`` runs alone.
-    """
-    context = build_context_chain(retriever, prompt, languages=languages,
-                                  context_tokens=context_tokens)
+    """retriever -> formatted context (within ``context_tokens``) -> prompt -> model."""
+    prompt = prompt or answer_prompt()
+    inputs = prompt_variables(languages, context_tokens)
     return (
-        context | RunnablePassthrough.assign(answer=itemgetter("prompt") | model)
+        RunnablePassthrough.assign(docs=itemgetter("query") | retriever)
+        | RunnablePassthrough.assign(answer=inputs | prompt | model)
     ).with_config(run_name=f"chain[{','.join(languages) or 'all'}]")
+
+
+def build_context_chain(retriever: BaseRetriever, prompt: ChatPromptTemplate | None = None, *,
+                        languages: Sequence[str] = (),
+                        context_tokens: int = 3000) -> Runnable[dict[str, Any], dict[str, Any]]:
+    """:func:`build_chain` without the model: the same retriever, variables and prompt, adding
+    ``"docs"``, ``"variables"`` (``context`` among them) and ``"prompt"`` (the prompt value:
+    exactly the messages the model would be sent)."""
+    prompt = prompt or answer_prompt()
+    return (
+        RunnablePassthrough.assign(docs=itemgetter("query") | retriever)
+        | RunnablePassthrough.assign(variables=prompt_variables(languages, context_tokens))
+        | RunnablePassthrough.assign(prompt=itemgetter("variables") | prompt)
+    ).with_config(run_name=f"context[{','.join(languages) or 'all'}]")
 
 
 class ChainFactory:

@@ -174,7 +174,7 @@ class AzureSdkRag:
             return Retrieval(_EMPTY_ROUTE, [], "", [])
         route, inputs, _chain = self._prepare(question, session_id, language, hint)
         out = self.chains.context_for(route.languages).invoke(inputs)
-        return Retrieval(route, to_sources(out["docs"]), out["context"],
+        return Retrieval(route, to_sources(out["docs"]), out["variables"]["context"],
                          prompt_messages(out["prompt"]))
 
     async def aretrieve_context(self, question: str, *, session_id: str | None = None,
