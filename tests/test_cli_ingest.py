@@ -220,6 +220,7 @@ def test_a_fault_is_one_line_and_leaves_the_index_as_it_was(
     assert ids(populated) == before
 
 
+@pytest.mark.slow  # another process
 def test_a_store_held_by_another_process(populated: Path, tiny_corpus: Path,
                                          model_dir: Path) -> None:
     before = ids(populated)
@@ -243,6 +244,7 @@ def test_an_unreachable_qdrant_server(populated: Path, tiny_corpus: Path,
     assert ids(populated) == before
 
 
+@pytest.mark.slow  # another process
 def test_the_installed_script_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
     proc = subprocess.run([str(CLI), "ingest", "--corpus", str(tmp_path / "missing")],
                           env=cli_env(tmp_path / "index"), capture_output=True, text=True,
@@ -253,6 +255,7 @@ def test_the_installed_script_prints_one_line_and_no_traceback(tmp_path: Path) -
 
 
 # -- an ingest killed half-way -------------------------------------------------------------------
+@pytest.mark.slow  # another process
 def test_an_ingest_killed_half_way_and_run_again_equals_a_clean_run(
         tmp_path: Path, model_dir: Path) -> None:
     small = {"AZSDK_RAG_BATCH_SIZE": "4", "AZSDK_RAG_CHUNK_TOKENS": "96",

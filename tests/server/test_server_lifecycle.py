@@ -252,6 +252,7 @@ async def spawn(*args: str) -> asyncio.subprocess.Process:
     )
 
 
+@pytest.mark.slow  # another process
 async def test_stdio_speaks_the_same_protocol_and_exits_on_exit() -> None:
     proc = await spawn("--stdio", "--delay", "0.01")
     assert proc.stdin is not None and proc.stdout is not None
@@ -290,6 +291,7 @@ async def test_stdio_speaks_the_same_protocol_and_exits_on_exit() -> None:
             await proc.wait()
 
 
+@pytest.mark.slow  # another process
 async def test_stdio_finishes_its_answers_and_exits_when_stdin_closes() -> None:
     proc = await spawn("--stdio")
     assert proc.stdin is not None and proc.stdout is not None
@@ -313,6 +315,7 @@ async def test_stdio_finishes_its_answers_and_exits_when_stdin_closes() -> None:
     }
 
 
+@pytest.mark.slow  # another process
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 async def test_sigterm_stops_the_tcp_server_cleanly() -> None:
     proc = await spawn()
