@@ -17,7 +17,7 @@ ifneq ($(wildcard $(SHARED)/corpus),)
 export AZSDK_RAG_CORPUS ?= $(abspath $(SHARED)/corpus)
 endif
 
-.PHONY: setup run test test-python test-fast test-extension lint eval bench clean
+.PHONY: setup run test test-python test-fast test-extension test-mcp-node lint eval bench clean
 
 setup: $(VENV)/.installed
 
@@ -33,8 +33,9 @@ run: setup
 	$(BIN)/azsdk-rag status
 	$(BIN)/azsdk-rag ask "/python upload a file to a blob container"
 
-## Everything CI runs: lint, the Python suite, the VS Code extension's build and tests.
-test: setup lint test-python test-extension
+## Everything CI runs: lint, the Python suite, the VS Code extension's build and tests, and an
+## independent MCP client in Node against `azsdk-rag mcp`.
+test: setup lint test-python test-extension test-mcp-node
 
 # The whole suite, with the 15 slowest tests listed (each test is bounded by pytest-timeout).
 test-python: setup
@@ -61,6 +62,18 @@ test-extension: setup
 	  AZSDK_RAG_SERVER_CMD='["$(abspath $(BIN))/azsdk-rag","serve","--stdio"]' npm test; \
 	fi
 
+# @modelcontextprotocol/sdk's Client (stdio and streamable HTTP) against the real `azsdk-rag mcp`
+# over a small index (the sample corpus' python READMEs).
+MCP_INDEX := $(abspath build/mcp-index)
+test-mcp-node: setup
+	@if [ -f $(EXT_CORPUS) ]; then \
+	  rm -rf $(MCP_INDEX) && \
+	  $(BIN)/azsdk-rag --qdrant-path $(MCP_INDEX) ingest --corpus $(EXT_CORPUS) && \
+	  cd tests/mcp_node && npm ci --no-audit --no-fund && \
+	  AZSDK_RAG_QDRANT_PATH=$(MCP_INDEX) AZSDK_RAG_LLM=extractive \
+	  AZSDK_RAG_MCP_CMD='["$(abspath $(BIN))/azsdk-rag","mcp"]' npm test; \
+	else echo "skipping the Node MCP client test: $(EXT_CORPUS) not found"; fi
+
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 
@@ -71,4 +84,5 @@ bench: setup
 	AZSDK_RAG_SHARED=$(abspath $(SHARED)) $(BIN)/python -m benchmarks.run_all
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info extension/node_modules extension/out
+	rm -rf $(VENV) build dist src/*.egg-info extension/node_modules extension/out \
+	  tests/mcp_node/node_modules

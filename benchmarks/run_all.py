@@ -1,14 +1,14 @@
-"""Every benchmark in one command (``make bench``): quality, speed, scale, sockets -> REPORT.md.
+"""Every benchmark in one command (``make bench``): quality, speed, scale, MCP, sockets -> report.
 
     .venv/bin/python -m benchmarks.run_all [--questions FILE] [--corpus DIR] [--out DIR]
                                            [--sizes 1 4 16] [--no-socket] [--index PATH]
                                            [--report-only]
 
 Builds one index (the whole shared corpus into a temporary embedded store; this is also the
-ingest measurement), then runs quality.py, speed.py, scale.py and a shortened sockets.py against it,
-each in a process of its own (clean peak-RSS numbers; the embedded store admits one process at a
-time). Writes ``<out>/*.json``, PNG plots and ``<out>/REPORT.md``. ``--report-only`` rebuilds
-the report and plots from the JSON files already in ``<out>``.
+ingest measurement), then runs quality.py, speed.py, scale.py, mcp_bench.py and a shortened
+sockets.py against it, each in a process of its own (clean peak-RSS numbers; the embedded store
+admits one process at a time). Writes ``<out>/*.json``, PNG plots and ``<out>/REPORT.md``.
+``--report-only`` rebuilds the report and plots from the JSON files already in ``<out>``.
 """
 
 from __future__ import annotations
@@ -82,6 +82,8 @@ def run(args: argparse.Namespace) -> None:
         step("scale", "scale", ["--index", str(index), "--questions", str(args.questions),
                                 "--sizes", *map(str, args.sizes), "--work", tmp,
                                 "--json-out", str(out / "scale.json")], timings)
+        step("mcp", "mcp_bench", ["--index", str(index), "--questions", str(args.questions),
+                                  "--json-out", str(out / "mcp.json")], timings)
     if args.socket:
         step("socket", "sockets", SOCKET_ARGS, timings, log=out / "socket.txt")
     elif (out / "socket.txt").exists():
@@ -93,6 +95,13 @@ def run(args: argparse.Namespace) -> None:
 
 
 # -- the report ------------------------------------------------------------------------------------
+
+
+def mcp_lines(data: dict[str, Any] | None) -> list[str]:
+    from benchmarks.mcp_bench import report_lines
+
+    return report_lines(data) if data else []
+
 
 STAGE_LABELS = {"route": "route", "embed": "query embedding (dense + BM25)",
                 "search": "search + package aggregation", "prompt": "prompt building",
@@ -386,6 +395,7 @@ def write_report(out: Path) -> Path:
                   f"`benchmarks/sockets.py {' '.join(SOCKET_ARGS)}` (shortened to fit the run; "
                   "the fake RAG streams 20 deltas 5 ms apart):", "", "```",
                   socket_txt.read_text("utf-8").strip(), "```", ""]
+    lines += mcp_lines(_load(out, "mcp.json"))
     lines += [
         "## Method", "",
         "- **old**: the previous backend. Routing by leading-slash regexes checked in order "

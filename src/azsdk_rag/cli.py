@@ -1,4 +1,4 @@
-"""The ``azsdk-rag`` command line: ingest | status | ask | chat | eval | serve."""
+"""The ``azsdk-rag`` command line: ingest | status | ask | chat | eval | serve | mcp."""
 
 from __future__ import annotations
 
@@ -270,6 +270,19 @@ def serve(ctx: click.Context, stdio: bool, host: str | None, port: int | None,
     settings = settings_from(ctx, host=host, port=port, rpc_port=rpc_port)
     with _open_rag(ctx, host=host, port=port, rpc_port=rpc_port) as rag:
         asyncio.run(run_server(rag, settings, stdio=stdio))
+
+
+@cli.command()
+@click.option("--http", "http", is_flag=True, help="Streamable HTTP at /mcp instead of stdio.")
+@click.option("--host", help="Address to bind with --http (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port with --http (default 65434).")
+@click.pass_context
+@friendly
+def mcp(ctx: click.Context, http: bool, host: str | None, port: int | None) -> None:
+    """Serve search, READMEs and answers as MCP tools for coding agents (stdio, or --http)."""
+    from .server.mcp_serve import run
+
+    run(settings_from(ctx, host=host), http=http, host=host, port=port)
 
 
 def main() -> None:

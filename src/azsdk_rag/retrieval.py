@@ -17,7 +17,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
 from .embeddings import Embedders
-from .ingest.chunking import encoding
+from .ingest.chunking import README_KEY, encoding
 from .search import Hits, SearchBackend, embed_query
 from .types import Source
 
@@ -53,9 +53,10 @@ def diversify(hits: Hits, k: int, max_per_package: int) -> list[Document]:
     picks: list[tuple[float, float, Document]] = []
 
     def take(package_score: float, doc: Document, score: float) -> None:
+        meta = {key: value for key, value in doc.metadata.items() if key != README_KEY}
         picks.append((package_score, score, Document(
             page_content=doc.page_content,
-            metadata={**doc.metadata, "score": round(score, 6),
+            metadata={**meta, "score": round(score, 6),
                       "package_score": round(package_score, 6)})))
 
     if ranked:
@@ -74,7 +75,11 @@ def diversify(hits: Hits, k: int, max_per_package: int) -> list[Document]:
 
 
 class AzureSdkRetriever(BaseRetriever):
-    """README chunks for a query, restricted to ``languages`` (empty: all languages)."""
+    """README chunks for a query, restricted to ``languages`` (empty: all languages).
+
+    ``invoke(query, k=..., languages=..., package=...)`` overrides per call; with ``package``
+    only that package's chunks come back (up to ``k`` of them, best first).
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -90,14 +95,17 @@ class AzureSdkRetriever(BaseRetriever):
                                 **kwargs: Any) -> list[Document]:
         k = int(kwargs.get("k", self.k))
         languages: Sequence[str] = kwargs.get("languages", self.languages) or ()
+        package: str | None = kwargs.get("package")
         embedders: Embedders = self.embedders
         backend: SearchBackend = self.backend
         q = embed_query(embedders, query, self.mode)
         fetch = max(self.fetch_k, k)
         while True:
-            hits = backend.search(q, tuple(languages), fetch, self.mode)
-            docs = diversify(hits, k, self.max_per_package)
-            if len(docs) >= k or len(hits) < fetch:  # enough, or nothing more to fetch
+            found = backend.search(q, tuple(languages), fetch, self.mode)
+            hits = [h for h in found if h[0].metadata.get("package") == package] \
+                if package else found
+            docs = diversify(hits, k, k if package else self.max_per_package)
+            if len(docs) >= k or len(found) < fetch:  # enough, or nothing more to fetch
                 return docs
             fetch *= 4
 

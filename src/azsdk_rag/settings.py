@@ -101,6 +101,7 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address 'serve' binds.")
     port: int = Field(65432, ge=0, le=65535, description="Legacy raw-text port (old extension).")
     rpc_port: int = Field(65433, ge=0, le=65535, description="JSON-RPC port.")
+    mcp_port: int = Field(65434, ge=0, le=65535, description="'mcp --http' port.")
     token: SecretStr | None = Field(None, description="Required from clients off loopback.")
 
     @field_validator("qdrant_path", mode="before")

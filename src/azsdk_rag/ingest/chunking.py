@@ -14,6 +14,9 @@ from functools import lru_cache
 import tiktoken
 from langchain_core.documents import Document
 
+README_KEY = "readme"
+"""Metadata key of a README's first chunk that holds the whole README text."""
+
 FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
 HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
 
@@ -202,6 +205,8 @@ class MarkdownChunker:
                     current.append(block)
                     used += size + 1
         emit()
+        if out:  # the whole README, once, so it can be served as it is (MCP, get_readme)
+            out[0].metadata[README_KEY] = doc.page_content
         return out
 
     def _document(self, meta: dict[str, str], path: tuple[str, ...], body: str,
