@@ -17,7 +17,7 @@ ifneq ($(wildcard $(SHARED)/corpus),)
 export AZSDK_RAG_CORPUS ?= $(abspath $(SHARED)/corpus)
 endif
 
-.PHONY: setup run test test-python test-extension vsix lint eval bench clean
+.PHONY: setup run test test-python test-fast test-extension vsix lint eval bench clean
 
 setup: $(VENV)/.installed
 
@@ -36,8 +36,13 @@ run: setup
 ## Everything CI runs: lint, the Python suite, the VS Code extension's build and tests.
 test: setup lint test-python test-extension
 
+# The whole suite, with the 15 slowest tests listed (each test is bounded by pytest-timeout).
 test-python: setup
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --durations=15
+
+## The edit loop: the suite without the tests marked slow (under a minute).
+test-fast: setup
+	$(BIN)/pytest -q -p no:cacheprovider -m "not slow"
 
 # The extension's client tests run twice through vscode-jsonrpc: against our server over a scripted
 # RAG (deterministic, incl. TCP), then against the real `azsdk-rag serve --stdio` over a small index.
@@ -73,7 +78,7 @@ eval: setup
 	$(BIN)/azsdk-rag eval $(SHARED)/eval/questions.jsonl
 
 bench: setup
-	AZSDK_RAG_SHARED=$(abspath $(SHARED)) $(BIN)/python benchmarks/run_all.py
+	AZSDK_RAG_SHARED=$(abspath $(SHARED)) $(BIN)/python -m benchmarks.run_all
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info extension/node_modules extension/out

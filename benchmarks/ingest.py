@@ -1,7 +1,7 @@
 """Ingest benchmark: the whole shared corpus into a fresh embedded store, then again unchanged.
 
 Prints READMEs, chunks, chunks per second, wall time and peak RSS for both runs; with --json, one
-JSON object (used by the benchmark report). Run: .venv/bin/python benchmarks/ingest.py
+JSON object (used by the benchmark report). Run: .venv/bin/python -m benchmarks.ingest
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Retrieval quality of the default pipeline and its baselines on one question set and one index.
 
-    .venv/bin/python benchmarks/quality.py --index PATH [--questions FILE] [--json-out FILE]
+    .venv/bin/python -m benchmarks.quality --index PATH [--questions FILE] [--json-out FILE]
 
 Every system (see benchmarks/baselines.py) answers every question once; the answers are then
 scored by ``azsdk_rag.evaluation.evaluate`` (routing exact match; hit@1, hit@5 and MRR over
@@ -17,13 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Run as a script, this folder is sys.path[0]: its socket.py would shadow the standard library.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-if str(_HERE.parent) not in sys.path:
-    sys.path.insert(0, str(_HERE.parent))
-
-from benchmarks.baselines import (  # noqa: E402
+from benchmarks.baselines import (
     DEEP,
     QUESTIONS,
     SHARED,

@@ -1,6 +1,6 @@
 """Routing accuracy of the rule-based router on a question set, with every miss listed.
 
-    .venv/bin/python benchmarks/route_eval.py [questions.jsonl] [--tag TAG] [--all]
+    .venv/bin/python -m benchmarks.route_eval [questions.jsonl] [--tag TAG] [--all]
 
 A route matches when its set of languages equals the line's ``languages`` exactly (``[]`` = none).
 ``--all`` prints every route, not just the misses. Exit status 1 when accuracy is below --goal.
@@ -15,12 +15,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-# A script runs with its own folder first on sys.path: keep sibling benchmark files (a
-# "socket.py", say) from shadowing the standard library for the imports below.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
-from azsdk_rag.router import route  # noqa: E402
+from azsdk_rag.router import route
 
 DEFAULT = Path("/work/shared/eval/questions.jsonl")
 

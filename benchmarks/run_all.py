@@ -1,11 +1,11 @@
 """Every benchmark in one command (``make bench``): quality, speed, scale, sockets -> REPORT.md.
 
-    .venv/bin/python benchmarks/run_all.py [--questions FILE] [--corpus DIR] [--out DIR]
+    .venv/bin/python -m benchmarks.run_all [--questions FILE] [--corpus DIR] [--out DIR]
                                            [--sizes 1 4 16] [--no-socket] [--index PATH]
                                            [--report-only]
 
 Builds one index (the whole shared corpus into a temporary embedded store; this is also the
-ingest measurement), then runs quality.py, speed.py, scale.py and a shortened socket.py against it,
+ingest measurement), then runs quality.py, speed.py, scale.py and a shortened sockets.py against it,
 each in a process of its own (clean peak-RSS numbers; the embedded store admits one process at a
 time). Writes ``<out>/*.json``, PNG plots and ``<out>/REPORT.md``. ``--report-only`` rebuilds
 the report and plots from the JSON files already in ``<out>``.
@@ -24,9 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Run as a script, this folder is sys.path[0]: its socket.py would shadow the standard library.
 _HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 ROOT = _HERE.parent
 SHARED = Path(os.environ.get("AZSDK_RAG_SHARED", ROOT.parent / "shared"))
 RESULTS = _HERE / "results"
@@ -55,7 +53,7 @@ def step(name: str, module: str, args: list[str], timings: dict[str, float],
                           env=child_env(), capture_output=True, text=True)
     timings[name] = round(time.perf_counter() - start, 1)
     print(proc.stdout, end="", flush=True)
-    if proc.returncode != 0 and module != "socket":
+    if proc.returncode != 0 and module != "sockets":
         print(proc.stderr, file=sys.stderr)
         raise SystemExit(f"benchmark step '{name}' failed (exit {proc.returncode})")
     if log is not None:
@@ -85,7 +83,7 @@ def run(args: argparse.Namespace) -> None:
                                 "--sizes", *map(str, args.sizes), "--work", tmp,
                                 "--json-out", str(out / "scale.json")], timings)
     if args.socket:
-        step("socket", "socket", SOCKET_ARGS, timings, log=out / "socket.txt")
+        step("socket", "sockets", SOCKET_ARGS, timings, log=out / "socket.txt")
     elif (out / "socket.txt").exists():
         (out / "socket.txt").unlink()  # a stale table would look current
     timings["total"] = round(time.perf_counter() - started, 1)
@@ -385,7 +383,7 @@ def write_report(out: Path) -> Path:
     socket_txt = out / "socket.txt"
     if socket_txt.exists():
         lines += ["## Socket adapters", "",
-                  f"`benchmarks/socket.py {' '.join(SOCKET_ARGS)}` (shortened to fit the run; "
+                  f"`benchmarks/sockets.py {' '.join(SOCKET_ARGS)}` (shortened to fit the run; "
                   "the fake RAG streams 20 deltas 5 ms apart):", "", "```",
                   socket_txt.read_text("utf-8").strip(), "```", ""]
     lines += [
@@ -411,8 +409,8 @@ def write_report(out: Path) -> Path:
         "the speed run all of them.",
         f"- Reproduce: `make bench` (this run: {timings.get('total', 0) / 60:.1f} min), or one "
         "part: "
-        "`.venv/bin/python benchmarks/quality.py --index PATH` after "
-        "`.venv/bin/python benchmarks/speed.py ingest --index PATH`.", ""]
+        "`.venv/bin/python -m benchmarks.quality --index PATH` after "
+        "`.venv/bin/python -m benchmarks.speed ingest --index PATH`.", ""]
     path = out / "REPORT.md"
     path.write_text("\n".join(lines), "utf-8")
     return path

@@ -1,6 +1,6 @@
 """Query latency and memory as the embedded index grows: 1x, 4x, 16x the shared corpus.
 
-    .venv/bin/python benchmarks/scale.py --index PATH [--sizes 1 4 16] [--json-out FILE]
+    .venv/bin/python -m benchmarks.scale --index PATH [--sizes 1 4 16] [--json-out FILE]
 
 Larger indexes are the 1x points replicated under new ids (same vectors, same payload). Writing
 them into Qdrant local mode is far too slow for the benchmark's budget (local mode commits every
@@ -23,13 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-# Run as a script, this folder is sys.path[0]: its socket.py would shadow the standard library.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-if str(_HERE.parent) not in sys.path:
-    sys.path.insert(0, str(_HERE.parent))
-
-from benchmarks.baselines import (  # noqa: E402
+from benchmarks.baselines import (
     QUESTIONS,
     bench_settings,
     machine,
@@ -240,7 +234,7 @@ def recommendation(rows: list[dict[str, Any]], write: dict[str, Any], base_point
 
 def _child(args: list[str]) -> dict[str, Any]:
     proc = subprocess.run([sys.executable, "-m", "benchmarks.scale", *args],
-                          cwd=_HERE.parent, capture_output=True, text=True)
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"scale step {args[0]} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -1,6 +1,6 @@
 """Soak the socket server: many clients, many questions, RSS and open descriptors sampled.
 
-    .venv/bin/python benchmarks/soak.py [--clients 200] [--questions 50] [--legacy-share 0.25]
+    .venv/bin/python -m benchmarks.soak [--clients 200] [--questions 50] [--legacy-share 0.25]
                                         [--reconnect-every N] [--real [--index PATH |
                                         --corpus FILE]] [--json]
 
@@ -25,14 +25,10 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-# Run as a script, this folder is sys.path[0]: its socket.py would shadow the standard library.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-ROOT = _HERE.parent
-sys.path.insert(0, str(ROOT / "tests"))
-SHARED = Path(os.environ.get("AZSDK_RAG_SHARED", ROOT.parent / "shared"))
+from tests.support.reliability_soak import SoakConfig, run_soak
 
-from support.reliability_soak import SoakConfig, run_soak  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("AZSDK_RAG_SHARED", ROOT.parent / "shared"))
 
 SMALL = ("azure-mgmt-storage", "azure-resourcemanager-storage", "Microsoft.Azure.Cosmos",
          "@azure/arm-storage")

@@ -1,7 +1,7 @@
 """Where the time goes: ingest throughput, and the latency of each step of answering a question.
 
-    .venv/bin/python benchmarks/speed.py ingest --index PATH [--corpus DIR] [--json-out FILE]
-    .venv/bin/python benchmarks/speed.py query --index PATH [--questions FILE] [--json-out FILE]
+    .venv/bin/python -m benchmarks.speed ingest --index PATH [--corpus DIR] [--json-out FILE]
+    .venv/bin/python -m benchmarks.speed query --index PATH [--questions FILE] [--json-out FILE]
 
 ``ingest`` builds the index (the whole corpus into a fresh embedded store) and reports wall time,
 chunks per second and peak RSS of this process; ``--unchanged`` re-runs it to time the no-op
@@ -19,13 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Run as a script, this folder is sys.path[0]: its socket.py would shadow the standard library.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-if str(_HERE.parent) not in sys.path:
-    sys.path.insert(0, str(_HERE.parent))
-
-from benchmarks.baselines import (  # noqa: E402
+from benchmarks.baselines import (
     QUESTIONS,
     SHARED,
     bench_settings,

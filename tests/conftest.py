@@ -20,6 +20,18 @@ os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED / "tiktoken"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+# Fixtures that make a test slow: each is a real ingest with the real embedders (the sample
+# corpus is some 750 chunks). Tests that use one are marked ``slow``, like the tests that start
+# another process or run a notebook; ``make test-fast`` (-m "not slow") leaves them out.
+SLOW_FIXTURES = frozenset({"sample_index", "reliability_index"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No developer setting or key leaks into a test; tests set what they need."""

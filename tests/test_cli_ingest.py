@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import signal
 import subprocess
-import time
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,11 +31,12 @@ from support.ingest_fixtures import (
     error_lines,
     sample_rows,
     store_held_by_another_process,
-    stored_points,
     tiny_rows,
     write_jsonl,
     write_tree,
 )
+
+INGEST_WORKER = Path(__file__).resolve().parent / "support" / "reliability_ingest_worker.py"
 
 
 def run_cli(args: list[str], qdrant_path: Path, model_dir: Path, **env: str) -> Result:
@@ -220,6 +220,7 @@ def test_a_fault_is_one_line_and_leaves_the_index_as_it_was(
     assert ids(populated) == before
 
 
+@pytest.mark.slow  # another process
 def test_a_store_held_by_another_process(populated: Path, tiny_corpus: Path,
                                          model_dir: Path) -> None:
     before = ids(populated)
@@ -243,6 +244,7 @@ def test_an_unreachable_qdrant_server(populated: Path, tiny_corpus: Path,
     assert ids(populated) == before
 
 
+@pytest.mark.slow  # another process
 def test_the_installed_script_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
     proc = subprocess.run([str(CLI), "ingest", "--corpus", str(tmp_path / "missing")],
                           env=cli_env(tmp_path / "index"), capture_output=True, text=True,
@@ -253,6 +255,7 @@ def test_the_installed_script_prints_one_line_and_no_traceback(tmp_path: Path) -
 
 
 # -- an ingest killed half-way -------------------------------------------------------------------
+@pytest.mark.slow  # another process
 def test_an_ingest_killed_half_way_and_run_again_equals_a_clean_run(
         tmp_path: Path, model_dir: Path) -> None:
     small = {"AZSDK_RAG_BATCH_SIZE": "4", "AZSDK_RAG_CHUNK_TOKENS": "96",
@@ -268,27 +271,29 @@ def test_an_ingest_killed_half_way_and_run_again_equals_a_clean_run(
     corpus = write_jsonl(tmp_path / "v2.jsonl", [old, other])
     start = len(ids(index))
 
-    log = tmp_path / "killed.stderr"
-    with log.open("w") as err:
-        proc = subprocess.Popen([str(CLI), "ingest", "--corpus", str(corpus)],
-                                env=cli_env(index, **small), stdout=subprocess.DEVNULL,
-                                stderr=err)
-    try:
-        deadline = time.monotonic() + 300
-        while stored_points(index) <= start and proc.poll() is None:
-            assert time.monotonic() < deadline, "the ingest wrote nothing"
-            time.sleep(0.02)
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL, \
-        f"the ingest ended before it was killed: {log.read_text()}"
-
     reference = ingest(Settings(qdrant_path=str(clean), **knobs), corpus=[corpus],
                        progress=False)
+    cut = 6  # new points written when the kill lands: half-way through the second batch of 4
+    assert reference.written > 2 * cut  # really half-way
+
+    # The real command line, stopped at exactly that point by the worker (it prints "paused 6"
+    # and waits), then killed: no polling of the store, no race with the ingest's end.
+    log = tmp_path / "killed.stderr"
+    with log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, str(INGEST_WORKER), "--pause-at", str(cut),
+                                 "--cli", "ingest", "--corpus", str(corpus)],
+                                env=cli_env(index, **small), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=err, text=True)
+    try:
+        assert proc.stdout is not None
+        paused = proc.stdout.readline().strip()  # bounded by the test timeout
+        assert paused == f"paused {cut}", f"the ingest did not stop: {log.read_text()}"
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
     killed = ids(index)
-    assert start < len(killed) < start + reference.chunks  # really half-way
+    assert len(killed) == start + cut
 
     result = run_cli(["ingest", "--corpus", str(corpus), "--json"], index, model_dir, **small)
     assert result.exit_code == 0, result.output
@@ -297,6 +302,6 @@ def test_an_ingest_killed_half_way_and_run_again_equals_a_clean_run(
     assert ids(index) == ids(clean)
     with Store.open(Settings(qdrant_path=str(index))) as store:
         assert store.count() == reference.chunks == reference.written
-    assert report["unchanged"] == len(killed) - start  # what the killed run wrote is kept
+    assert report["unchanged"] == cut  # what the killed run wrote is kept
     assert report["written"] == reference.chunks - report["unchanged"]
     assert report["deleted"] == start  # the old version of the README, removed last

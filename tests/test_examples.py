@@ -34,6 +34,7 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a notebook may ingest the whole corpus: longer than the default
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(path: Path, model_dir: Path) -> None:
     book = nbformat.read(path, as_version=4)

@@ -134,6 +134,7 @@ def test_an_embedded_store_persists_its_points_and_record(tmp_path: Path) -> Non
         assert again.stats()["location"] == str(tmp_path / "deep" / "index")
 
 
+@pytest.mark.slow  # another process
 def test_a_store_held_by_another_process_is_a_locked_error(tmp_path: Path) -> None:
     path = tmp_path / "index"
     settings = Settings(qdrant_path=str(path))

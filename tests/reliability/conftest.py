@@ -8,19 +8,14 @@ subprocess can open it too.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parents[1]
-if str(TESTS) not in sys.path:  # so that "support" imports when tests/reliability runs alone
-    sys.path.insert(0, str(TESTS))
-
-from azsdk_rag.settings import Settings  # noqa: E402
-from support.azure_openai_server import AzureOpenAIServer  # noqa: E402
-from support.reliability_fixtures import (  # noqa: E402
+from azsdk_rag.settings import Settings
+from support.azure_openai_server import AzureOpenAIServer
+from support.reliability_fixtures import (
     KEY,
     planted_row,
     small_rows,

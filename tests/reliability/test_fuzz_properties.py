@@ -34,6 +34,7 @@ from azsdk_rag.server.framing import (
 from support.fake_rag import FakeRag
 from support.ingest_fixtures import open_fence_at_end
 from support.socket_clients import FAST, OldExtensionClient, in_thread, rpc_client, running
+from support.virtual_clock import virtual_clock
 
 BOUND = 5.0  # seconds a reader may take on input that is already there
 
@@ -274,9 +275,11 @@ async def test_the_legacy_reader_takes_any_bytes(data: bytes) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(data=WIRE.filter(bool))
+@virtual_clock  # the quiet windows are loop time: no real waiting, no dependence on load
 async def test_the_legacy_reader_returns_after_a_pause_without_end_of_stream(data: bytes) -> None:
     """A client that sends bytes and then waits (the old extension) gets them back as a message
     after the quiet window, not never."""
+    loop = asyncio.get_running_loop()
     reader = _reader(data, eof=False)
     try:
         message = await asyncio.wait_for(read_legacy_message(reader, LIMITS), BOUND)
@@ -284,6 +287,7 @@ async def test_the_legacy_reader_returns_after_a_pause_without_end_of_stream(dat
         assert len(data) > LIMITS.max_legacy_bytes
         return
     assert message == data
+    assert loop.time() <= LIMITS.legacy_partial_wait + 1e-9  # one window, not BOUND
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -3,10 +3,11 @@ exactly the index of a clean run: the same ids, the same chunks, the same metada
 
 Four small READMEs (23 chunks) in batches of 4, over an index that holds an older version of one
 of them, so the killed runs also have stale points to replace. The kill points are random (the
-seed is in every failure message; set AZSDK_RAG_TEST_SEED to replay one): each kill waits for a
-random number of new points to reach the store, then a random sub-batch delay, so a kill can land
-between two batches or half-way through one. The workers start (imports, models) before the
-clock runs, so every delay falls inside the ingest itself.
+seed is in every failure message; set AZSDK_RAG_TEST_SEED to replay one) but exact: each worker
+stops itself after a random number of new points (support/reliability_ingest_worker.py: between
+two batches, half-way through one, or after the last one before the stale points go) and is
+killed there, so every kill lands inside an ingest however fast or loaded the machine is. The
+workers start (imports, models) while the test builds the indexes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import select
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +26,7 @@ import pytest
 from azsdk_rag.ingest.pipeline import ingest
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import Store
-from support.ingest_fixtures import cli_env, stored_points
+from support.ingest_fixtures import cli_env
 from support.reliability_fixtures import small_rows, snapshot, write_rows
 
 # read at import: the autouse fixture clears AZSDK_RAG_* before each test
@@ -34,7 +34,7 @@ REPLAY_SEED = os.environ.get("AZSDK_RAG_TEST_SEED")
 
 WORKER = Path(__file__).resolve().parents[1] / "support" / "reliability_ingest_worker.py"
 READY_WITHIN = 300.0  # seconds for a worker to import and load its models on a busy machine
-STEP_WITHIN = 120.0  # seconds for a worker to write the points a kill waits for
+STEP_WITHIN = 120.0  # seconds for a worker to reach its pause point
 
 
 def texts(snap: dict[str, tuple[str, str]]) -> dict[str, str]:
@@ -48,13 +48,12 @@ def spawn(corpus: Path, index: Path) -> subprocess.Popen[str]:
                             stderr=subprocess.DEVNULL)
 
 
-def wait_ready(proc: subprocess.Popen[str], why: str) -> None:
-    """Wait (bounded) for the worker's "ready" line."""
+def read_line(proc: subprocess.Popen[str], within: float, why: str) -> str:
+    """The worker's next line, waited for (bounded); "" when it died."""
     assert proc.stdout is not None
-    readable, _, _ = select.select([proc.stdout], [], [], READY_WITHIN)
-    assert readable, f"{why}: a worker was not ready within {READY_WITHIN} s"
-    line = proc.stdout.readline()  # a worker that died prints nothing: readline returns ""
-    assert line.strip() == "ready", f"{why}: the worker did not start ({proc.poll()=})"
+    readable, _, _ = select.select([proc.stdout], [], [], within)
+    assert readable, f"{why}: no line from the worker within {within} s"
+    return proc.stdout.readline().strip()  # a worker that died prints nothing: ""
 
 
 def stop(proc: subprocess.Popen[str]) -> None:
@@ -90,40 +89,31 @@ def test_an_ingest_killed_at_random_points_then_rerun_equals_a_clean_run(
         start = snapshot(settings(index))
         reference = ingest(settings(clean), corpus=[v2], progress=False)
         expected = snapshot(settings(clean))
-        total = len(set(start) | set(expected))  # all new points written, stale not yet gone
         assert reference.written == len(expected) > 16, why  # several batches to cut between
 
+        new = set(expected) - set(start)
         for n, proc in enumerate(workers):
-            wait_ready(proc, why)
-            have = stored_points(index)
-            room = max(1, (total - 1 - have) // (kills - n))  # leave room for the next kills
-            target = min(total, have + rng.randint(1, room))
-            delay = rng.uniform(0.0, 0.15)
+            assert read_line(proc, READY_WITHIN, why) == "ready", f"{why}: {proc.poll()=}"
+            written = len(new & set(snapshot(settings(index))))
+            left = len(new) - written
+            room = left if n == kills - 1 else max(1, left // (kills - n))
+            at = rng.randint(1, room) if left else 0  # == left: after the last batch
             assert proc.stdin is not None
-            proc.stdin.write("go\n")
+            proc.stdin.write(f"go {at}\n")
             proc.stdin.flush()
-            deadline = time.monotonic() + STEP_WITHIN
-            while stored_points(index) < target and proc.poll() is None:
-                assert time.monotonic() < deadline, f"{why}: the ingest stalled at {have}"
-                time.sleep(0.005)
-            time.sleep(delay)
+            paused = read_line(proc, STEP_WITHIN, why)
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
-            after = stored_points(index)
-            history.append(f"kill {n + 1}: target {target}, +{delay:.3f} s -> {after} points, "
-                           f"exit {proc.returncode}")
-            # whatever moment it died at, the index opens and holds old or new points only
-            state = snapshot(settings(index))
-            assert set(state) <= set(start) | set(expected), f"{why}: {history}"
-            # stale points are deleted only once every new point is written
-            if proc.returncode == -signal.SIGKILL and not set(expected) <= set(state):
-                assert set(start) <= set(state), f"{why}: old points went first: {history}"
+            history.append(f"kill {n + 1}: {written} + {at} of {len(new)} new points, {paused}")
+            assert paused == f"paused {at}", f"{why}: {history}"
+            # it died there: the index opens and holds the old points and exactly those new ones
+            state = set(snapshot(settings(index)))
+            assert state <= set(start) | set(expected), f"{why}: {history}"
+            assert len(state & new) == written + at, f"{why}: {history}"
+            assert set(start) <= state, f"{why}: old points went first: {history}"
     finally:
         for proc in workers:
             stop(proc)
-
-    cut = [h for h in history if h.endswith(f"exit {-signal.SIGKILL}")]
-    assert len(cut) >= 2, f"{why}: too few kills landed inside an ingest: {history}"
 
     report = ingest(settings(index), corpus=[v2], progress=False)  # the re-run
     # ids and chunk texts; the metadata of a chunk kept from the older README is the subject of

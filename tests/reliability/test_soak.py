@@ -12,7 +12,8 @@ import pytest
 
 from support.reliability_soak import SoakConfig, SoakResult, run_soak_async
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+pytestmark = [pytest.mark.slow,  # a server process and its clients
+              pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")]
 
 
 def assert_bounded(result: SoakResult, clients: int) -> None:

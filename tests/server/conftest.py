@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parents[1]
-if str(TESTS) not in sys.path:  # so that "support" imports when tests/server runs alone
-    sys.path.insert(0, str(TESTS))
-
-from azsdk_rag.server import Server  # noqa: E402
-from support.fake_rag import FakeRag  # noqa: E402
-from support.socket_clients import running  # noqa: E402
+from azsdk_rag.server import Server
+from support.fake_rag import FakeRag
+from support.socket_clients import running
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from azsdk_rag.server.framing import (
     read_frame,
     read_legacy_message,
 )
+from support.virtual_clock import virtual_clock
 
 LIMITS = Limits(max_message_bytes=1000, max_header_bytes=200, max_legacy_bytes=100)
 
@@ -123,38 +124,54 @@ def test_invalid_tails_do_not_wait_forever() -> None:
 
 QUICK = Limits(legacy_quiet=0.05, legacy_partial_wait=0.5, max_legacy_bytes=100)
 
-
-async def _feed_later(reader: asyncio.StreamReader, pieces: list[tuple[float, bytes]]) -> None:
-    for pause, data in pieces:
-        await asyncio.sleep(pause)
-        reader.feed_data(data)
+# The timing tests run on a virtual clock (support/virtual_clock.py): a pause is loop time, so
+# "0.005 s is no pause, 0.2 s is one" holds however loaded the machine is, and costs no real time.
 
 
+def _feed_at(reader: asyncio.StreamReader, pieces: list[tuple[float, bytes]]) -> None:
+    """Feed each piece when the loop's clock reaches its time (seconds from now)."""
+    loop = asyncio.get_running_loop()
+    for at, data in pieces:
+        loop.call_later(at, reader.feed_data, data)
+
+
+@virtual_clock
 async def test_pieces_that_follow_without_a_pause_are_one_message() -> None:
     reader = asyncio.StreamReader()
     reader.feed_data(b"first half, ")
-    feeder = asyncio.create_task(_feed_later(reader, [(0.005, b"second half")]))
+    _feed_at(reader, [(0.005, b"second "), (0.045, b"half")])  # each gap under the 0.05 quiet
     assert await read_legacy_message(reader, QUICK) == b"first half, second half"
-    await feeder
+    assert asyncio.get_running_loop().time() == pytest.approx(0.045 + 0.05)  # then one quiet
 
 
+@virtual_clock
 async def test_a_pause_ends_a_message() -> None:
     reader = asyncio.StreamReader()
     reader.feed_data(b"one")
-    feeder = asyncio.create_task(_feed_later(reader, [(0.2, b"two")]))
+    _feed_at(reader, [(0.06, b"two")])  # just over the quiet window
     assert await read_legacy_message(reader, QUICK) == b"one"
+    assert asyncio.get_running_loop().time() == pytest.approx(0.05)
     assert await read_legacy_message(reader, QUICK) == b"two"
-    await feeder
 
 
+@virtual_clock
 async def test_a_message_cut_inside_a_character_waits_for_the_rest() -> None:
     data = "café au lait".encode()
     cut = data.index(b"\xa9")  # between the two bytes of "é"
     reader = asyncio.StreamReader()
     reader.feed_data(data[:cut])
-    feeder = asyncio.create_task(_feed_later(reader, [(0.2, data[cut:])]))  # > quiet
+    _feed_at(reader, [(0.4, data[cut:])])  # > quiet, < partial wait
     assert await read_legacy_message(reader, QUICK) == data
-    await feeder
+
+
+@virtual_clock
+async def test_a_cut_character_waits_no_longer_than_the_partial_wait() -> None:
+    data = "café".encode()
+    reader = asyncio.StreamReader()
+    reader.feed_data(data[:-1])
+    _feed_at(reader, [(0.6, data[-1:])])  # after the 0.5 partial wait
+    assert await read_legacy_message(reader, QUICK) == data[:-1]
+    assert asyncio.get_running_loop().time() == pytest.approx(0.5)
 
 
 async def test_end_of_stream_after_a_message_still_returns_it() -> None:
@@ -171,28 +188,47 @@ async def test_a_legacy_message_over_the_cap_is_refused() -> None:
 # -- waiting ---------------------------------------------------------------------------------------
 
 
+@virtual_clock
 async def test_an_idle_wait_times_out_and_cancels_the_read() -> None:
     loop = asyncio.get_running_loop()
-    read = asyncio.ensure_future(asyncio.sleep(10))
+    read = loop.create_future()  # input that never comes
     with pytest.raises(IdleTimeout):
         await next_input(read, loop.create_future(), 0.05)
     assert read.cancelled()
+    assert loop.time() == pytest.approx(0.05)
 
 
+@virtual_clock
 async def test_a_busy_connection_is_not_idle() -> None:
     loop = asyncio.get_running_loop()
-    read = asyncio.ensure_future(asyncio.sleep(0.2, result="message"))
+    read = loop.create_future()
+    loop.call_later(0.2, read.set_result, "message")  # four idle periods later
     assert await next_input(read, loop.create_future(), 0.05, busy=lambda: True) == "message"
+    assert loop.time() == pytest.approx(0.2)
 
 
+@virtual_clock
+async def test_an_idle_wait_ends_when_the_connection_stops_being_busy() -> None:
+    loop = asyncio.get_running_loop()
+    read = loop.create_future()
+    busy = [True]
+    loop.call_later(0.12, busy.clear)  # busy for two idle periods, idle during the third
+    with pytest.raises(IdleTimeout):
+        await next_input(read, loop.create_future(), 0.05, busy=lambda: bool(busy))
+    assert loop.time() == pytest.approx(0.15)
+    assert read.cancelled()
+
+
+@virtual_clock
 async def test_stopping_interrupts_the_wait() -> None:
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
-    read = asyncio.ensure_future(asyncio.sleep(10))
+    read = loop.create_future()
     loop.call_later(0.01, stop.set_result, None)
     with pytest.raises(Stopped):
         await next_input(read, stop, 10)
     assert read.cancelled()
+    assert loop.time() == pytest.approx(0.01)
 
 
 def test_limits_must_be_positive() -> None:

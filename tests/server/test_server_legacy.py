@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import pytest
 
@@ -19,7 +18,8 @@ from support.fake_rag import (
     SECRET,
     FakeRag,
 )
-from support.socket_clients import FAST, OldExtensionClient, in_thread, running
+from support.socket_clients import FAST, OldExtensionClient, in_thread, running, wait_until
+from support.virtual_clock import virtual_clock
 
 
 async def test_the_old_extension_gets_each_whole_answer_in_one_nonempty_chunk() -> None:
@@ -65,6 +65,7 @@ async def test_a_message_longer_than_1024_bytes_is_one_question(rag: FakeRag) ->
     assert reply.decode() == f"Answer 1 to: {question.strip()}"
 
 
+@virtual_clock  # the pause is loop time: longer than the quiet window, shorter than the wait
 async def test_a_question_written_in_pieces_is_one_question(rag: FakeRag) -> None:
     question = "é" * 700 + " in Rust?"  # cut inside a character, then a pause longer than quiet
     data = question.encode()
@@ -72,7 +73,7 @@ async def test_a_question_written_in_pieces_is_one_question(rag: FakeRag) -> Non
         reader, writer = await asyncio.open_connection(*server.addresses["legacy"])
         writer.write(data[:1001])
         await writer.drain()
-        await asyncio.sleep(0.1)
+        await asyncio.sleep((FAST.legacy_quiet + FAST.legacy_partial_wait) / 2)
         writer.write(data[1001:])
         reply = await asyncio.wait_for(reader.read(1 << 20), 5)
         writer.close()
@@ -192,9 +193,7 @@ async def test_each_connection_is_its_own_session_and_is_forgotten_on_close(rag:
             second.close()
         sessions = {c.session_id for c in rag.calls}
         assert len(sessions) == 2
-        deadline = time.monotonic() + 5
-        while server.connections and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: server.connections == 0)
     assert set(rag.resets) == sessions
     assert rag.history == {}
 

@@ -29,6 +29,7 @@ from support.socket_clients import (
     running,
     wait_until,
 )
+from support.virtual_clock import virtual_clock
 
 
 def other_tasks() -> set[asyncio.Task[Any]]:
@@ -38,6 +39,11 @@ def other_tasks() -> set[asyncio.Task[Any]]:
 # -- idle timeout ----------------------------------------------------------------------------------
 
 
+# The timing tests run on a virtual clock (support/virtual_clock.py): idle periods, grace times
+# and the fake's delays are loop time, so they do not stretch or shrink with the machine's load.
+
+
+@virtual_clock
 async def test_idle_connections_are_closed_on_both_protocols(rag: FakeRag) -> None:
     async with running(rag, Limits(idle_timeout=0.2)) as server:
         legacy = OldExtensionClient(server.addresses["legacy"])
@@ -50,6 +56,7 @@ async def test_idle_connections_are_closed_on_both_protocols(rag: FakeRag) -> No
         await wait_until(lambda: server.connections == 0)
 
 
+@virtual_clock
 async def test_a_connection_with_an_answer_in_flight_is_not_idle(rag: FakeRag) -> None:
     async with running(rag, Limits(idle_timeout=0.1)) as server, rpc_client(server) as client:
         ask = await client.request("ask", {"question": HANG_QUESTION})
@@ -62,20 +69,25 @@ async def test_a_connection_with_an_answer_in_flight_is_not_idle(rag: FakeRag) -
         assert reply["error"]["code"] == -32800
 
 
+@virtual_clock
 async def test_a_client_that_never_initializes_is_closed_after_the_handshake_timeout(
     rag: FakeRag,
 ) -> None:
+    loop = asyncio.get_running_loop()
     limits = Limits(handshake_timeout=0.5)
     async with (
         running(rag, limits) as server,
         rpc_client(server, initialize=False) as lazy,
         rpc_client(server) as ready,
     ):
+        connected = loop.time()
         for _ in range(3):  # messages do not extend the handshake
             reply, _ = await lazy.call("status")
             assert reply["error"]["code"] == -32002
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.15)
         assert await lazy.closed()
+        # closed at the handshake deadline, not half a second after the last message (0.95 s)
+        assert loop.time() - connected == pytest.approx(0.5, abs=0.05)
         reply, _ = await ready.call("status")  # an initialized client stays
         assert "result" in reply
 
@@ -111,6 +123,7 @@ async def test_connections_over_the_limit_get_a_clean_close(rag: FakeRag) -> Non
         assert "result" in reply
 
 
+@virtual_clock
 async def test_a_client_that_stops_reading_is_dropped() -> None:
     rag = FakeRag(answer="x" * (1 << 20), deltas=16)
     async with running(rag, Limits(write_timeout=0.2)) as server:
@@ -132,6 +145,7 @@ async def test_a_client_that_stops_reading_is_dropped() -> None:
 # -- shutdown ------------------------------------------------------------------------------------
 
 
+@virtual_clock
 async def test_close_lets_short_answers_finish_and_cancels_long_ones() -> None:
     rag = FakeRag(deltas=5, delay=0.02)  # ~0.1 s: inside the 0.5 s grace
     server = Server(rag, make_settings(), limits=FAST)
@@ -238,6 +252,7 @@ async def spawn(*args: str) -> asyncio.subprocess.Process:
     )
 
 
+@pytest.mark.slow  # another process
 async def test_stdio_speaks_the_same_protocol_and_exits_on_exit() -> None:
     proc = await spawn("--stdio", "--delay", "0.01")
     assert proc.stdin is not None and proc.stdout is not None
@@ -276,6 +291,7 @@ async def test_stdio_speaks_the_same_protocol_and_exits_on_exit() -> None:
             await proc.wait()
 
 
+@pytest.mark.slow  # another process
 async def test_stdio_finishes_its_answers_and_exits_when_stdin_closes() -> None:
     proc = await spawn("--stdio")
     assert proc.stdin is not None and proc.stdout is not None
@@ -299,6 +315,7 @@ async def test_stdio_finishes_its_answers_and_exits_when_stdin_closes() -> None:
     }
 
 
+@pytest.mark.slow  # another process
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 async def test_sigterm_stops_the_tcp_server_cleanly() -> None:
     proc = await spawn()

@@ -15,9 +15,6 @@ import json
 import logging
 import sys
 from collections import deque
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_rag import FakeRag
 

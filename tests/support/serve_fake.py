@@ -3,7 +3,7 @@
     python tests/support/serve_fake.py --stdio
     python tests/support/serve_fake.py            # prints {"rpc": port, "legacy": port}
 
-Tests and benchmarks/socket.py spawn it to exercise real pipes, signals and process exit.
+Tests and benchmarks/sockets.py spawn it to exercise real pipes, signals and process exit.
 Logs go to stderr; over stdio, stdout carries nothing but protocol frames.
 """
 
@@ -14,9 +14,6 @@ import asyncio
 import json
 import logging
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_rag import FakeRag
 

@@ -1,6 +1,6 @@
 """What the socket adapters cost: latency through the sockets vs calling the RAG directly, memory.
 
-    .venv/bin/python benchmarks/socket.py [--clients 1 10 50] [--real]
+    .venv/bin/python -m benchmarks.sockets [--clients 1 10 50] [--real]
 
 The server runs in a process of its own (as in production) over the deterministic fake RAG of
 tests/support (``--deltas`` pieces, ``--delay`` seconds before each: 20 x 5 ms by default, a
@@ -17,47 +17,22 @@ p50 to time-to-first-delta at 1 client and <= 20 ms at 50; RSS after the malform
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-import os
+import argparse
+import asyncio
+import json
+import subprocess
 import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
-# This file is called socket.py, so whenever its folder is on sys.path (it is sys.path[0] when
-# this or any sibling script runs), "import socket" would find it instead of the standard
-# library's module. Run as a script, it takes its folder off the path; imported as "socket" by
-# accident, it hands the importer the real module instead.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_PATH = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+from tests.support.fake_rag import FakeRag
+from tests.support.socket_clients import SERVE_FAKE, RpcClient, frame
 
+from azsdk_rag.types import DeltaEvent, RagService
 
-def _become_the_real_module(name: str) -> None:
-    spec = importlib.machinery.PathFinder.find_spec(name, _PATH)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"no standard-library module {name!r}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # the import statement returns what sys.modules holds at the end
-    spec.loader.exec_module(module)
-
-
-if __name__ == "__main__":
-    sys.path[:] = _PATH
-    sys.path.insert(0, os.path.join(os.path.dirname(_HERE), "tests"))
-else:
-    _become_the_real_module(__name__)
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Awaitable, Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-if __name__ == "__main__":
-    from azsdk_rag.types import DeltaEvent, RagService
-    from support.fake_rag import FakeRag
-    from support.socket_clients import SERVE_FAKE, RpcClient, frame
+ROOT = Path(__file__).resolve().parents[1]
 
 QUESTIONS_REAL = [
     "How do I upload a file to Azure Blob Storage in Python?",
@@ -272,7 +247,7 @@ def serve_real() -> None:
 
 def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], dict[str, int]]:
     if args.real:
-        command = [sys.executable, str(Path(__file__).resolve()), "--serve-real"]
+        command = [sys.executable, "-m", "benchmarks.sockets", "--serve-real"]
     else:
         command = [
             sys.executable,
@@ -288,6 +263,7 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], dict[
         ]
     proc = subprocess.Popen(
         command,
+        cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=None if args.verbose else subprocess.DEVNULL,
         text=True,
