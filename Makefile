@@ -17,7 +17,7 @@ ifneq ($(wildcard $(SHARED)/corpus),)
 export AZSDK_RAG_CORPUS ?= $(abspath $(SHARED)/corpus)
 endif
 
-.PHONY: setup run test test-python test-fast test-extension lint eval bench clean
+.PHONY: setup run test test-python test-fast test-extension vsix lint eval bench clean
 
 setup: $(VENV)/.installed
 
@@ -60,6 +60,16 @@ test-extension: setup
 	  cd extension && AZSDK_RAG_QDRANT_PATH=$(EXT_INDEX) AZSDK_RAG_LLM=extractive \
 	  AZSDK_RAG_SERVER_CMD='["$(abspath $(BIN))/azsdk-rag","serve","--stdio"]' npm test; \
 	fi
+	cd extension && AZSDK_RAG_SCREENSHOT=$(abspath build/panel.png) npm run test:panel
+
+# The chat panel's browser test drives Debian's chromium (never a downloaded browser).
+CHROMIUM ?= /usr/bin/chromium
+export AZSDK_RAG_CHROMIUM ?= $(CHROMIUM)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+## The installable extension: build/azsdk-rag-<version>.vsix (@vscode/vsce).
+vsix:
+	cd extension && npm ci --no-audit --no-fund && npm run build && npm run package
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -17,6 +17,8 @@ _EXPORTS = {
     "Answer": "types",
     "Route": "types",
     "Source": "types",
+    "Hint": "types",
+    "Retrieval": "types",
     "AzsdkRagError": "errors",
     "LanguageRouter": "router",
     "ExtractiveChatModel": "extractive",
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from .router import LanguageRouter as LanguageRouter
     from .settings import Settings as Settings
     from .types import Answer as Answer
+    from .types import Hint as Hint
+    from .types import Retrieval as Retrieval
     from .types import Route as Route
     from .types import Source as Source
 

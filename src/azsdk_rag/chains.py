@@ -34,22 +34,43 @@ def _language_label(languages: Sequence[str]) -> str:
     return ", ".join(names)
 
 
-def build_chain(retriever: BaseRetriever, model: BaseChatModel,
-                prompt: ChatPromptTemplate | None = None, *, languages: Sequence[str] = (),
-                context_tokens: int = 3000) -> Runnable[dict[str, Any], dict[str, Any]]:
-    """retriever -> formatted context (within ``context_tokens``) -> prompt -> model."""
-    prompt = prompt or answer_prompt()
+def prompt_variables(languages: Sequence[str] = (),
+                     context_tokens: int = 3000) -> Runnable[dict[str, Any], dict[str, Any]]:
+    """``{"question", "history", "docs"}`` -> the prompt's variables, the context formatted
+    within ``context_tokens``: the one step between retrieval and the prompt."""
     label = _language_label(languages)
-    inputs = RunnableLambda(lambda x: {
+    return RunnableLambda(lambda x: {
         "question": x["question"],
         "history": x.get("history") or [],
         "context": format_context(x["docs"], context_tokens),
         "languages": label,
     }, name="format_context")
+
+
+def build_chain(retriever: BaseRetriever, model: BaseChatModel,
+                prompt: ChatPromptTemplate | None = None, *, languages: Sequence[str] = (),
+                context_tokens: int = 3000) -> Runnable[dict[str, Any], dict[str, Any]]:
+    """retriever -> formatted context (within ``context_tokens``) -> prompt -> model."""
+    prompt = prompt or answer_prompt()
+    inputs = prompt_variables(languages, context_tokens)
     return (
         RunnablePassthrough.assign(docs=itemgetter("query") | retriever)
         | RunnablePassthrough.assign(answer=inputs | prompt | model)
     ).with_config(run_name=f"chain[{','.join(languages) or 'all'}]")
+
+
+def build_context_chain(retriever: BaseRetriever, prompt: ChatPromptTemplate | None = None, *,
+                        languages: Sequence[str] = (),
+                        context_tokens: int = 3000) -> Runnable[dict[str, Any], dict[str, Any]]:
+    """:func:`build_chain` without the model: the same retriever, variables and prompt, adding
+    ``"docs"``, ``"variables"`` (``context`` among them) and ``"prompt"`` (the prompt value:
+    exactly the messages the model would be sent)."""
+    prompt = prompt or answer_prompt()
+    return (
+        RunnablePassthrough.assign(docs=itemgetter("query") | retriever)
+        | RunnablePassthrough.assign(variables=prompt_variables(languages, context_tokens))
+        | RunnablePassthrough.assign(prompt=itemgetter("variables") | prompt)
+    ).with_config(run_name=f"context[{','.join(languages) or 'all'}]")
 
 
 class ChainFactory:
@@ -70,6 +91,14 @@ class ChainFactory:
         return AzureSdkRetriever(backend=self.backend, embedders=self.embedders,
                                  languages=tuple(languages), k=self.k, mode=self.mode)
 
+    def context_chain(self, languages: Sequence[str] = (), *,
+                      retriever: BaseRetriever | None = None,
+                      prompt: ChatPromptTemplate | None = None) -> Runnable[dict[str, Any],
+                                                                             dict[str, Any]]:
+        """The chain's steps before the model (what the JSON-RPC ``retrieve`` returns)."""
+        return build_context_chain(retriever or self.retriever(languages), prompt or self.prompt,
+                                   languages=languages, context_tokens=self.context_tokens)
+
     def chain(self, languages: Sequence[str] = (), *, retriever: BaseRetriever | None = None,
               prompt: ChatPromptTemplate | None = None,
               model: BaseChatModel | None = None) -> Runnable[dict[str, Any], dict[str, Any]]:
@@ -89,6 +118,7 @@ class LanguageChains(Mapping[str, Runnable]):
         self.factory = factory
         self._chains: dict[str, Runnable] = {}
         self._combined: dict[tuple[str, ...], Runnable] = {}
+        self._contexts: dict[tuple[str, ...], Runnable] = {}
         for lang in languages if languages is not None else language_ids():
             self._chains[lang] = factory.chain([lang])
 
@@ -116,3 +146,10 @@ class LanguageChains(Mapping[str, Runnable]):
         if key not in self._combined:
             self._combined[key] = self.factory.chain(key)
         return self._combined[key]
+
+    def context_for(self, languages: Sequence[str]) -> Runnable:
+        """The steps before the model for these languages: retrieval, context, prompt."""
+        key = tuple(sorted(languages))
+        if key not in self._contexts:
+            self._contexts[key] = self.factory.context_chain(key)
+        return self._contexts[key]

@@ -20,6 +20,7 @@ from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompt_values import PromptValue
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableLambda
 
@@ -41,6 +42,9 @@ from .types import (
     DeltaEvent,
     DoneEvent,
     Event,
+    Hint,
+    Retrieval,
+    Role,
     Route,
     RouteEvent,
     Source,
@@ -108,10 +112,14 @@ class AzureSdkRag:
 
     # -- the pieces ----------------------------------------------------------------------------
     def route(self, question: str, history: list[dict[str, str]] | None = None,
-              language: str | None = None) -> Route:
+              language: str | None = None, hint: Hint | None = None) -> Route:
+        """The language(s) of a question; ``hint`` (the editor's language and manifests) is
+        passed to the router, which may use it when the text names no language."""
         value: dict[str, Any] = {"question": question, "history": history or []}
         if language:
             value["language"] = language
+        if hint:
+            value["hint"] = hint
         return self.router.invoke(value)
 
     def retriever(self, languages: tuple[str, ...] = ()):
@@ -143,19 +151,43 @@ class AzureSdkRag:
         query = self.search_query(route, history or [], use_llm)
         return self.retriever(route.languages).invoke(query, k=k or self.settings.top_k)
 
-    def _prepare(self, question: str, session_id: str | None,
-                 language: str | None) -> tuple[Route, dict[str, Any], Runnable]:
+    def _prepare(self, question: str, session_id: str | None, language: str | None,
+                 hint: Hint | None = None) -> tuple[Route, dict[str, Any], Runnable]:
         session = self.sessions.get(session_id) if session_id else None
         history_dicts = session.as_dicts() if session else []
-        route = self.route(question, history_dicts, language)
+        route = self.route(question, history_dicts, language, hint)
         messages = list(session.messages) if session else []
         inputs = {"question": route.query or question,
                   "query": self.search_query(route, messages), "history": messages}
         return route, inputs, self.chains.for_languages(route.languages)
 
+    def retrieve_context(self, question: str, *, session_id: str | None = None,
+                         language: str | None = None, hint: Hint | None = None) -> Retrieval:
+        """What :meth:`ask` would send to the model, without calling it.
+
+        The same route, follow-up query, retriever, context and prompt as ``ask`` (the chain's
+        steps before the model), so a client can send ``messages`` to a model of its own. The
+        session's history is read, not extended.
+        """
+        question = question.strip()
+        if not question:
+            return Retrieval(_EMPTY_ROUTE, [], "", [])
+        route, inputs, _chain = self._prepare(question, session_id, language, hint)
+        out = self.chains.context_for(route.languages).invoke(inputs)
+        return Retrieval(route, to_sources(out["docs"]), out["variables"]["context"],
+                         prompt_messages(out["prompt"]))
+
+    async def aretrieve_context(self, question: str, *, session_id: str | None = None,
+                                language: str | None = None,
+                                hint: Hint | None = None) -> Retrieval:
+        """The asynchronous twin of :meth:`retrieve_context` (runs in a worker thread)."""
+        return await asyncio.to_thread(self.retrieve_context, question, session_id=session_id,
+                                       language=language, hint=hint)
+
     # -- answering -----------------------------------------------------------------------------
     async def astream(self, question: str, *, session_id: str | None = None,
-                      language: str | None = None) -> AsyncIterator[Event]:
+                      language: str | None = None,
+                      hint: Hint | None = None) -> AsyncIterator[Event]:
         """Events: the route, the sources, answer deltas, then done with the whole Answer."""
         question = question.strip()
         if not question:
@@ -163,7 +195,7 @@ class AzureSdkRag:
                 yield event
             return
         route, inputs, chain = await asyncio.to_thread(self._prepare, question, session_id,
-                                                       language)
+                                                       language, hint)
         yield RouteEvent(route)
         collect = _Collector()
         with model_errors(self.settings):
@@ -173,13 +205,13 @@ class AzureSdkRag:
         yield DoneEvent(self._finish(question, route, collect, session_id))
 
     def stream(self, question: str, *, session_id: str | None = None,
-               language: str | None = None) -> Iterator[Event]:
+               language: str | None = None, hint: Hint | None = None) -> Iterator[Event]:
         """The synchronous twin of :meth:`astream`."""
         question = question.strip()
         if not question:
             yield from _empty_question()
             return
-        route, inputs, chain = self._prepare(question, session_id, language)
+        route, inputs, chain = self._prepare(question, session_id, language, hint)
         yield RouteEvent(route)
         collect = _Collector()
         with model_errors(self.settings):
@@ -200,18 +232,19 @@ class AzureSdkRag:
         return Answer(text, route, collect.sources)
 
     async def aask(self, question: str, *, session_id: str | None = None,
-                   language: str | None = None) -> Answer:
+                   language: str | None = None, hint: Hint | None = None) -> Answer:
         answer: Answer | None = None
-        async for event in self.astream(question, session_id=session_id, language=language):
+        async for event in self.astream(question, session_id=session_id, language=language,
+                                        hint=hint):
             if isinstance(event, DoneEvent):
                 answer = event.answer
         assert answer is not None
         return answer
 
     def ask(self, question: str, *, session_id: str | None = None,
-            language: str | None = None) -> Answer:
+            language: str | None = None, hint: Hint | None = None) -> Answer:
         answer: Answer | None = None
-        for event in self.stream(question, session_id=session_id, language=language):
+        for event in self.stream(question, session_id=session_id, language=language, hint=hint):
             if isinstance(event, DoneEvent):
                 answer = event.answer
         assert answer is not None
@@ -255,10 +288,20 @@ class AzureSdkRag:
         return RunnableLambda(prepare, name="route") | RunnableLambda(dispatch, name="dispatch")
 
 
+_EMPTY_ROUTE = Route((), "", "none", "empty question")
+
+_ROLES: dict[str, Role] = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+def prompt_messages(prompt: PromptValue) -> list[tuple[Role, str]]:
+    """A prompt value as (role, text) pairs: system, history, then excerpts and question."""
+    return [(_ROLES.get(message.type, "user"), message.text)
+            for message in prompt.to_messages()]
+
+
 def _empty_question() -> Iterator[Event]:
-    route = Route((), "", "none", "empty question")
-    yield RouteEvent(route)
-    yield DoneEvent(Answer(EMPTY_QUESTION, route, []))
+    yield RouteEvent(_EMPTY_ROUTE)
+    yield DoneEvent(Answer(EMPTY_QUESTION, _EMPTY_ROUTE, []))
 
 
 class _Collector:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, Union
 
-Signal = Literal["forced", "slash", "text", "code", "history", "llm", "none"]
+Signal = Literal["forced", "slash", "text", "code", "history", "llm", "hint", "none"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,50 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Hint:
+    """What the client's editor knows when the question names no language.
+
+    ``language_id`` is the active editor's language id (VS Code's ``languageId``: ``python``,
+    ``csharp``, ``typescriptreact``, ...); ``manifests`` are the workspace's manifest file names
+    (``pyproject.toml``, ``Cargo.toml``, ...). The router may use it; the text always wins.
+    """
+
+    language_id: str | None = None
+    manifests: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"manifests": list(self.manifests)}
+        if self.language_id is not None:
+            data["languageId"] = self.language_id
+        return data
+
+    def __bool__(self) -> bool:
+        return bool(self.language_id) or bool(self.manifests)
+
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What an answer is built from, without the model call: the route, the sources, the context
+    text, and exactly the chat messages (system, history, excerpts and question) a model gets."""
+
+    route: Route
+    sources: list[Source]
+    context: str
+    messages: list[tuple[Role, str]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "route": self.route.to_dict(),
+            "sources": [s.to_dict() for s in self.sources],
+            "context": self.context,
+            "messages": [{"role": role, "content": text} for role, text in self.messages],
+        }
+
+
+@dataclass(frozen=True)
 class RouteEvent:
     route: Route
     type: Literal["route"] = "route"
@@ -94,9 +138,17 @@ class RagService(Protocol):
     """What the socket adapters need of the RAG: the contract :class:`AzureSdkRag` fulfils."""
 
     def astream(
-        self, question: str, *, session_id: str | None = None, language: str | None = None
+        self, question: str, *, session_id: str | None = None, language: str | None = None,
+        hint: Hint | None = None,
     ) -> AsyncIterator[Event]:
         """Stream route, sources, answer deltas, then done."""
+        ...
+
+    async def aretrieve_context(
+        self, question: str, *, session_id: str | None = None, language: str | None = None,
+        hint: Hint | None = None,
+    ) -> Retrieval:
+        """Route and retrieve as ``astream`` would, and return what the model would be sent."""
         ...
 
     def reset(self, session_id: str) -> None:

@@ -59,3 +59,17 @@ async def test_follow_up_keeps_the_language_within_a_connection(real_rag: AzureS
             60)
         assert reply["result"]["route"]["languages"] == ["javascript"]
         assert reply["result"]["sources"][0]["package"] == "@azure/service-bus"
+
+
+async def test_jsonrpc_retrieve_matches_ask_and_carries_the_prompt(real_rag: AzureSdkRag) -> None:
+    params = {"question": "/python upload a file to a blob container",
+              "hint": {"languageId": "python", "manifests": ["pyproject.toml"]}}
+    async with running(real_rag) as server, rpc_client(server) as client:
+        retrieved, _ = await client.call("retrieve", params)
+        asked, _ = await client.call("ask", params)
+    result, answer = retrieved["result"], asked["result"]
+    assert result["route"] == answer["route"]
+    assert result["sources"] == answer["sources"]
+    assert [m["role"] for m in result["messages"]] == ["system", "user"]
+    assert result["context"] in result["messages"][-1]["content"]
+    assert "azure-storage-blob" in result["context"]

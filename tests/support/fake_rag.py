@@ -3,7 +3,8 @@
 It streams exactly what the real RAG streams (route, sources, deltas, done) with a configurable
 answer, number of deltas and delay per delta, keeps per-session history (the answer says which
 turn of its session it is, so tests can see that sessions are separate) and records every call
-and every stream it opened and closed. A few magic questions script the awkward cases.
+and every stream it opened and closed. ``aretrieve_context`` (the JSON-RPC ``retrieve``) returns the
+same route and sources with scripted messages. A few magic questions script the awkward cases.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from azsdk_rag.types import (
     DeltaEvent,
     DoneEvent,
     Event,
+    Hint,
+    Retrieval,
+    Role,
     Route,
     RouteEvent,
     Source,
@@ -39,6 +43,7 @@ PRINT_QUESTION = "please print"
 """Prints to stdout (which must not corrupt the stdio protocol), then answers."""
 SECRET = "sk-test-SECRET-0123456789"
 ERROR_MESSAGE = "The chat model is unavailable right now."
+RETRIEVE_SYSTEM = "You are a fake Azure SDK assistant. Answer from the README excerpts."
 
 _LANGUAGE_WORDS = {
     "dotnet": r"\.net|dotnet|c#",
@@ -54,6 +59,8 @@ class Call:
     question: str
     session_id: str | None
     language: str | None
+    hint: Hint | None = None
+    method: str = "astream"
 
 
 def default_answer(question: str, turn: int) -> str:
@@ -101,10 +108,43 @@ class FakeRag:
     # -- the RagService protocol -------------------------------------------------------------
 
     def astream(
-        self, question: str, *, session_id: str | None = None, language: str | None = None
+        self,
+        question: str,
+        *,
+        session_id: str | None = None,
+        language: str | None = None,
+        hint: Hint | None = None,
     ) -> AsyncIterator[Event]:
-        self.calls.append(Call(question, session_id, language))
+        self.calls.append(Call(question, session_id, language, hint))
         return self._stream(question, session_id, language)
+
+    async def aretrieve_context(
+        self,
+        question: str,
+        *,
+        session_id: str | None = None,
+        language: str | None = None,
+        hint: Hint | None = None,
+    ) -> Retrieval:
+        """The route and sources ``astream`` would give, a context naming them, and the messages
+        a model would get: system, the session's questions and answers so far, context + question.
+        The magic questions fail the same way; the history is read, not extended."""
+        self.calls.append(Call(question, session_id, language, hint, "retrieve"))
+        route = self.route(question, language)
+        if question == ERROR_QUESTION:
+            raise ModelError(ERROR_MESSAGE)
+        if question == CRASH_QUESTION:
+            raise RuntimeError(f"upstream rejected api_key={SECRET}")
+        if question == HANG_QUESTION:
+            await asyncio.Event().wait()
+        sources = self.sources(route)
+        context = "\n".join(f"[{n}] {s.title} | package: {s.package}\nREADME: {s.url}\n"
+                            for n, s in enumerate(sources, 1))
+        messages: list[tuple[Role, str]] = [("system", RETRIEVE_SYSTEM)]
+        for turn, asked in enumerate(self.history.get(session_id or "", []), 1):
+            messages += [("user", asked), ("assistant", self.answer_text(asked, turn))]
+        messages.append(("user", f"README excerpts:\n{context}\nQuestion: {question}"))
+        return Retrieval(route, sources, context, messages)
 
     def reset(self, session_id: str) -> None:
         self.resets.append(session_id)
@@ -123,6 +163,12 @@ class FakeRag:
             sorted(lang for lang, words in _LANGUAGE_WORDS.items() if re.search(words, lowered))
         )
         return Route(found, question, "text" if found else "none", "fake router")
+
+    def sources(self, route: Route) -> list[Source]:
+        return [
+            Source(lang, f"azure-fake-{lang}", f"{lang} README", f"https://x.test/{lang}", 1.0)
+            for lang in route.languages
+        ]
 
     def answer_text(self, question: str, turn: int) -> str:
         if callable(self._answer):
@@ -149,10 +195,7 @@ class FakeRag:
             if question == PRINT_QUESTION:
                 print("stray output from a library", flush=True)
                 sys.stdout.flush()
-            sources = [
-                Source(lang, f"azure-fake-{lang}", f"{lang} README", f"https://x.test/{lang}", 1.0)
-                for lang in route.languages
-            ]
+            sources = self.sources(route)
             yield SourcesEvent(sources)
             key = session_id or ""
             turn = len(self.history.get(key, [])) + 1

@@ -2,6 +2,7 @@
 
 Speaks exactly what ``vscode-jsonrpc``'s ``createMessageConnection`` expects: ``initialize``, then
 ``ask`` (streamed as ``answer/*`` notifications, then the whole answer as the result),
+``retrieve`` (what ``ask`` would send to a model: route, sources, context, messages),
 ``session/reset``, ``status``, ``shutdown``, the ``exit`` and ``$/cancelRequest`` notifications.
 Requests run concurrently, so a long ``ask`` never blocks a cancel or a ``status``. The same class
 serves a TCP connection and stdio; docs/protocol.md is the spec.
@@ -43,6 +44,7 @@ from azsdk_rag.types import (
     Answer,
     DeltaEvent,
     DoneEvent,
+    Hint,
     RagService,
     Route,
     RouteEvent,
@@ -68,6 +70,9 @@ REQUEST_CANCELLED = -32800
 _MAX_ID_CHARS = 200
 _MAX_SESSION_CHARS = 200
 _MAX_LANGUAGE_CHARS = 64
+_MAX_MANIFESTS = 64
+_MAX_MANIFEST_CHARS = 260
+_LONG_METHODS = frozenset({"ask", "retrieve"})  # run in tasks, concurrently and cancellable
 
 RequestId = str | int | float | None
 Handler = Callable[[RequestId, dict[str, Any]], Awaitable[Any]]
@@ -169,6 +174,29 @@ def _text_param(params: dict[str, Any], name: str, limit: int, *, required: bool
     return value
 
 
+def _hint_param(params: dict[str, Any]) -> Hint | None:
+    """The optional ``hint``: ``{languageId?: string, manifests?: string[]}``."""
+    value = params.get("hint")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise RpcError(INVALID_PARAMS, "'hint' must be an object.")
+    language_id = _text_param(value, "languageId", _MAX_LANGUAGE_CHARS, required=False)
+    manifests = value.get("manifests")
+    if manifests is None:
+        manifests = []
+    if not isinstance(manifests, list) or not all(isinstance(m, str) for m in manifests):
+        raise RpcError(INVALID_PARAMS, "'hint.manifests' must be an array of strings.")
+    if len(manifests) > _MAX_MANIFESTS:
+        raise RpcError(INVALID_PARAMS, f"'hint.manifests' has more than {_MAX_MANIFESTS} items.")
+    for name in manifests:
+        _text_param({"hint.manifests": name}, "hint.manifests", _MAX_MANIFEST_CHARS,
+                    required=False)
+    hint = Hint((language_id or "").strip() or None,
+                tuple(name.strip() for name in manifests if name.strip()))
+    return hint or None
+
+
 def _uncancel() -> None:
     """We caught our own cancellation on purpose: tell the task (Python 3.11+)."""
     task = asyncio.current_task()
@@ -224,6 +252,7 @@ class JsonRpcConnection:
         self._drain_lock = asyncio.Lock()
         self._requests: dict[str, Handler] = {
             "ask": self._ask,
+            "retrieve": self._retrieve,
             "status": self._status,
             "session/reset": self._session_reset,
             "shutdown": self._shutdown,
@@ -390,7 +419,7 @@ class JsonRpcConnection:
                 error_message(request_id, METHOD_NOT_FOUND, f"Unknown method {method[:80]!r}.")
             )
             return
-        if method != "ask":  # quick and synchronous: answer in order
+        if method not in _LONG_METHODS:  # quick and synchronous: answer in order
             await self._send(await self._call(request_id, handler, params))
             return
         if len(self._inflight) >= self._limits.max_requests_per_connection:
@@ -513,7 +542,8 @@ class JsonRpcConnection:
         self._used_sessions.add(session)
         return session
 
-    async def _ask(self, request_id: RequestId, params: dict[str, Any]) -> dict[str, Any]:
+    def _question_params(self, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """``ask`` and ``retrieve``: the question, and the RAG's keyword arguments."""
         question = _text_param(params, "question", self._limits.max_question_chars, required=True)
         assert question is not None
         if not question.strip():
@@ -526,14 +556,22 @@ class JsonRpcConnection:
                 language = resolve_language(language).id
             except ValueError as exc:
                 raise RpcError(INVALID_PARAMS, str(exc)) from None
+        hint = _hint_param(params)
         key = _text_param(params, "sessionId", _MAX_SESSION_CHARS, required=False)
         session = self._session(key)
+        return question, {"session_id": session, "language": language, "hint": hint}
 
+    async def _retrieve(self, _id: RequestId, params: dict[str, Any]) -> dict[str, Any]:
+        question, options = self._question_params(params)
+        return (await self._rag.aretrieve_context(question, **options)).to_dict()
+
+    async def _ask(self, request_id: RequestId, params: dict[str, Any]) -> dict[str, Any]:
+        question, options = self._question_params(params)
         route: Route | None = None
         sources: list[Source] = []
         parts: list[str] = []
         answer: Answer | None = None
-        stream = self._rag.astream(question, session_id=session, language=language)
+        stream = self._rag.astream(question, **options)
         try:
             async for event in stream:
                 if isinstance(event, DeltaEvent):
