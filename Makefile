@@ -17,7 +17,7 @@ ifneq ($(wildcard $(SHARED)/corpus),)
 export AZSDK_RAG_CORPUS ?= $(abspath $(SHARED)/corpus)
 endif
 
-.PHONY: setup run test test-python test-fast test-extension test-mcp-node lint eval bench clean
+.PHONY: setup run test test-python test-fast test-extension test-mcp-node vsix lint eval bench clean
 
 setup: $(VENV)/.installed
 
@@ -61,6 +61,16 @@ test-extension: setup
 	  cd extension && AZSDK_RAG_QDRANT_PATH=$(EXT_INDEX) AZSDK_RAG_LLM=extractive \
 	  AZSDK_RAG_SERVER_CMD='["$(abspath $(BIN))/azsdk-rag","serve","--stdio"]' npm test; \
 	fi
+	cd extension && AZSDK_RAG_SCREENSHOT=$(abspath build/panel.png) npm run test:panel
+
+# The chat panel's browser test drives Debian's chromium (never a downloaded browser).
+CHROMIUM ?= /usr/bin/chromium
+export AZSDK_RAG_CHROMIUM ?= $(CHROMIUM)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+## The installable extension: build/azsdk-rag-<version>.vsix (@vscode/vsce).
+vsix:
+	cd extension && npm ci --no-audit --no-fund && npm run build && npm run package
 
 # @modelcontextprotocol/sdk's Client (stdio and streamable HTTP) against the real `azsdk-rag mcp`
 # over a small index (the sample corpus' python READMEs).

@@ -42,7 +42,7 @@ export interface Route {
   languages: string[];
   /** The text that was searched with. */
   query: string;
-  /** What decided the route: forced, slash, text, code, history, llm or none. */
+  /** What decided the route: forced, slash, text, code, history, llm, hint or none. */
   signal: string;
   /** A human-readable sentence saying why. */
   reason: string;
@@ -63,6 +63,37 @@ export interface Answer {
   sources: Source[];
 }
 
+/** What the editor knows when a question names no language; the server's router decides. */
+export interface Hint {
+  /** The active editor's language id (VS Code's `languageId`: python, csharp, typescriptreact, ...). */
+  languageId?: string;
+  /** Manifest file names found in the workspace (pyproject.toml, Cargo.toml, App.csproj, ...). */
+  manifests?: string[];
+}
+
+/** One chat message, as a model is to be sent it. */
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+/** `retrieve`'s result: everything an answer is built from, without the model call. */
+export interface Retrieval {
+  route: Route;
+  sources: Source[];
+  /** The README excerpts, as one text. */
+  context: string;
+  /** Exactly the messages the server's own model would be sent (system, history, question). */
+  messages: ChatMessage[];
+}
+
+export interface RetrieveOptions {
+  sessionId?: string;
+  language?: string;
+  hint?: Hint;
+  token?: CancellationToken;
+}
+
 export interface InitializeResult {
   protocolVersion: string;
   serverInfo: { name: string; version: string };
@@ -73,6 +104,8 @@ export interface AskOptions {
   sessionId?: string;
   /** A language id (dotnet, java, javascript, python, rust) that overrides the router. */
   language?: string;
+  /** The editor's language and workspace manifests, used only when the question names none. */
+  hint?: Hint;
   onRoute?: (route: Route) => void;
   onSources?: (sources: Source[]) => void;
   onDelta?: (text: string) => void;
@@ -271,13 +304,7 @@ export class AzsdkRagClient {
    * promise resolves with the whole answer (its text is the concatenated deltas).
    */
   async ask(question: string, options: AskOptions = {}): Promise<Answer> {
-    const params: { question: string; sessionId?: string; language?: string } = { question };
-    if (options.sessionId !== undefined) {
-      params.sessionId = options.sessionId;
-    }
-    if (options.language !== undefined) {
-      params.language = options.language;
-    }
+    const params = questionParams(question, options);
     const stream: AskStream = {
       onRoute: options.onRoute,
       onSources: options.onSources,
@@ -292,6 +319,14 @@ export class AzsdkRagClient {
         this.streams.delete(stream.id);
       }
     }
+  }
+
+  /**
+   * Route and retrieve as `ask` would, without the model call: the route, the sources, the
+   * excerpts and the messages a model is to be sent (for answering with the editor's own model).
+   */
+  retrieve(question: string, options: RetrieveOptions = {}): Promise<Retrieval> {
+    return this.sendRequest<Retrieval>("retrieve", questionParams(question, options), options.token);
   }
 
   /** Forget a session's history on the server. */
@@ -467,6 +502,46 @@ export class AzsdkRagClient {
     }
     return new ServerClosedError(reason.message, this.stderrTail);
   }
+}
+
+interface QuestionParams {
+  question: string;
+  sessionId?: string;
+  language?: string;
+  hint?: Hint;
+}
+
+function questionParams(
+  question: string,
+  options: { sessionId?: string; language?: string; hint?: Hint },
+): QuestionParams {
+  const params: QuestionParams = { question };
+  if (options.sessionId !== undefined) {
+    params.sessionId = options.sessionId;
+  }
+  if (options.language !== undefined) {
+    params.language = options.language;
+  }
+  const hint = cleanHint(options.hint);
+  if (hint) {
+    params.hint = hint;
+  }
+  return params;
+}
+
+/** The hint with its empty parts left out; `undefined` when nothing is left. */
+export function cleanHint(hint: Hint | undefined): Hint | undefined {
+  if (!hint) {
+    return undefined;
+  }
+  const out: Hint = {};
+  if (hint.languageId) {
+    out.languageId = hint.languageId;
+  }
+  if (hint.manifests && hint.manifests.length > 0) {
+    out.manifests = [...hint.manifests];
+  }
+  return out.languageId || out.manifests ? out : undefined;
 }
 
 function once(emitter: NodeJS.EventEmitter, event: string): Promise<void> {

@@ -40,6 +40,15 @@ export function serverArgv(pythonCommand: string | undefined): string[] {
   return [command, "serve", "--stdio"];
 }
 
+/** The argv that starts the MCP server (`azsdk-rag mcp`, on stdio) from the same setting. */
+export function mcpArgv(pythonCommand: string | undefined): string[] {
+  const command = (pythonCommand ?? "").trim() || "azsdk-rag";
+  if (PYTHON.test(command)) {
+    return [command, "-m", "azsdk_rag", "mcp"];
+  }
+  return [command, "mcp"];
+}
+
 export interface Address {
   host: string;
   port: number;

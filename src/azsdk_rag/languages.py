@@ -11,12 +11,14 @@ Cues carry a weight because evidence is not equal: "pip" or "Cargo.toml" settles
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
@@ -150,6 +152,10 @@ class Language:
     fence_tags: tuple[str, ...] = ()
     package_pattern: str = ""
     installer: Installer | None = None
+    editor_ids: tuple[str, ...] = ()
+    """Editor language ids (VS Code's ``languageId``) of this language's source files."""
+    manifests: tuple[str, ...] = ()
+    """Project manifest file names, or ``fnmatch`` patterns such as ``*.csproj``."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9_-]*", self.id):
@@ -165,6 +171,7 @@ class Language:
         # Normalise the spelling so lookups can compare lower-case strings.
         object.__setattr__(self, "slash_commands", tuple(c.lower() for c in self.slash_commands))
         object.__setattr__(self, "fence_tags", tuple(t.lower() for t in self.fence_tags))
+        object.__setattr__(self, "editor_ids", tuple(e.lower() for e in self.editor_ids))
         if self.package_pattern:
             try:
                 re.compile(self.package_pattern)
@@ -190,6 +197,10 @@ class Language:
             return False
         return re.fullmatch(self.package_pattern, package) is not None
 
+    def has_manifest(self, file_name: str) -> bool:
+        """Whether ``file_name`` (a base name) is one of this ecosystem's project manifests."""
+        return any(fnmatch.fnmatch(file_name.lower(), m.lower()) for m in self.manifests)
+
 
 # -- the built-in languages ------------------------------------------------------------------------
 
@@ -206,6 +217,8 @@ PYTHON = Language(
     fence_tags=("python", "py", "python3", "py3", "pycon", "ipython", "pytb"),
     package_pattern=r"azure(?:-[a-z0-9]+)+",
     installer=Installer("pip install {package}", pinned="pip install {package}=={version}"),
+    editor_ids=("python",),
+    manifests=("pyproject.toml", "requirements.txt", "setup.py", "Pipfile"),
     cues=(
         names(
             "Python", "python3", "CPython", "PyPI", "pip", "pip3", "pipx", "pipenv", "conda",
@@ -267,6 +280,10 @@ JAVASCRIPT = Language(
     ),
     package_pattern=r"@azure(?:-rest)?/[a-z0-9][a-z0-9.-]*",
     installer=Installer("npm install {package}", pinned="npm install {package}@{version}"),
+    editor_ids=(
+        "javascript", "typescript", "javascriptreact", "typescriptreact", "vue", "svelte",
+    ),
+    manifests=("package.json",),
     cues=(
         names(
             "JavaScript", "TypeScript", "JS", "ECMAScript", "Node.js", "NodeJS", "Deno", "npm",
@@ -355,6 +372,8 @@ JAVA = Language(
         always_pin=True,
         default_group="com.azure",
     ),
+    editor_ids=("java", "kotlin", "groovy"),
+    manifests=("pom.xml", "build.gradle", "build.gradle.kts"),
     cues=(
         names(
             "Java", "Kotlin", "Scala", "Groovy", "JVM", "JDK", "JRE", "OpenJDK", "Maven", "mvn",
@@ -421,6 +440,8 @@ DOTNET = Language(
     installer=Installer(
         "dotnet add package {package}", pinned="dotnet add package {package} --version {version}"
     ),
+    editor_ids=("csharp", "fsharp", "vb"),
+    manifests=("*.csproj", "*.fsproj", "*.vbproj", "*.sln", "*.slnx"),
     cues=(
         names(
             "C#", "C-sharp", "csharp", "F#", "fsharp", "VB.NET", ".NET", "dotnet", "ASP.NET",
@@ -478,6 +499,8 @@ RUST = Language(
     fence_tags=("rust", "rs"),
     package_pattern=r"azure_[a-z0-9_]+",
     installer=Installer("cargo add {package}", pinned="cargo add {package}@{version}"),
+    editor_ids=("rust",),
+    manifests=("Cargo.toml",),
     cues=(
         names(
             "Rust", "rustc", "rustup", "rustls", "rust-analyzer", "cargo", "Cargo.toml",
@@ -569,6 +592,9 @@ def _clashes(lang: Language) -> list[str]:
         shared = set(other.fence_tags) & set(lang.fence_tags)
         if shared:
             problems.append(f"code-fence tag {sorted(shared)[0]!r} is {other.name}'s")
+        shared = set(other.editor_ids) & set(lang.editor_ids)
+        if shared:
+            problems.append(f"editor language id {sorted(shared)[0]!r} is {other.name}'s")
     return problems
 
 
@@ -674,6 +700,31 @@ def fence_language(tag: str) -> Language | None:
         if key in lang.fence_tags:
             return lang
     return None
+
+
+def editor_language(language_id: str) -> Language | None:
+    """The language whose source files an editor marks ``language_id`` (``csharp``), if any."""
+    key = language_id.strip().lower()
+    for lang in _registry.values():
+        if key in lang.editor_ids:
+            return lang
+    return None
+
+
+def manifest_languages(file_names: Iterable[str]) -> tuple[Language, ...]:
+    """The languages whose manifests are among ``file_names`` (base names), in registry order."""
+    found = [Path(name).name for name in file_names if isinstance(name, str)]
+    return tuple(lang for lang in _registry.values() if any(map(lang.has_manifest, found)))
+
+
+def find_manifests(directory: Path) -> tuple[str, ...]:
+    """The manifest file names (of any registered language) directly inside ``directory``."""
+    try:
+        entries = sorted(entry.name for entry in directory.iterdir() if entry.is_file())
+    except OSError:
+        return ()
+    langs = tuple(_registry.values())
+    return tuple(name for name in entries if any(lang.has_manifest(name) for lang in langs))
 
 
 def unsupported_cues() -> tuple[Cue, ...]:

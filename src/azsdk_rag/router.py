@@ -34,7 +34,9 @@ from azsdk_rag.languages import (
     LANGUAGES,
     MEDIUM,
     STRONG,
+    editor_language,
     fence_language,
+    manifest_languages,
     resolve_language,
     slash_command,
     unsupported_cues,
@@ -317,11 +319,11 @@ def normalise_history(history: Iterable[HistoryItem] | None) -> list[tuple[Role,
     return turns
 
 
-def _parse_input(value: Any) -> tuple[str, list[tuple[Role, str]], str | None]:
+def _parse_input(value: Any) -> tuple[str, list[tuple[Role, str]], str | None, Any]:
     if isinstance(value, str):
-        return value, [], None
+        return value, [], None, None
     if isinstance(value, BaseMessage):
-        return _message_text(value.content), [], None
+        return _message_text(value.content), [], None, None
     if not isinstance(value, Mapping):
         raise ValueError(
             "The language router takes a question string or a dict with a 'question' string, "
@@ -333,7 +335,7 @@ def _parse_input(value: Any) -> tuple[str, list[tuple[Role, str]], str | None]:
     language = value.get("language")
     if language is not None and not isinstance(language, str):
         raise ValueError("'language' must be a language id such as 'python'.")
-    return question, normalise_history(value.get("history")), language or None
+    return question, normalise_history(value.get("history")), language or None, value.get("hint")
 
 
 # -- the rules -------------------------------------------------------------------------------------
@@ -345,6 +347,8 @@ class _Outcome:
 
     route: Route
     pending: bool = False
+    named_other: bool = False
+    """The text named a language with no SDK here (a hint must not replace it)."""
 
 
 def _from_history(turns: Sequence[tuple[Role, str]]) -> tuple[tuple[str, ...], str] | None:
@@ -395,7 +399,7 @@ def _route(question: str, history: Sequence[tuple[Role, str]], language: str | N
         return _Outcome(Route(decision.languages, query, decision.signal, _reason(decision)))
     if decision.strength == "unsupported":
         why = "names a language with no SDK here: all languages"
-        return _Outcome(Route((), query, "none", why))
+        return _Outcome(Route((), query, "none", why), named_other=True)
     carried = _from_history(history)
     if carried is not None:
         languages, why = carried
@@ -417,16 +421,58 @@ def _route(question: str, history: Sequence[tuple[Role, str]], language: str | N
     )
 
 
+def _hint_parts(hint: Any) -> tuple[str, tuple[str, ...]]:
+    """``(languageId, manifests)`` of a hint: a :class:`~azsdk_rag.types.Hint`-like object or a
+    mapping with ``languageId`` / ``language_id`` and ``manifests``; anything else is no hint."""
+    if isinstance(hint, Mapping):
+        editor = hint.get("languageId", hint.get("language_id"))
+        manifests = hint.get("manifests")
+    else:
+        editor = getattr(hint, "language_id", None)
+        manifests = getattr(hint, "manifests", None)
+    editor = editor if isinstance(editor, str) else ""
+    if isinstance(manifests, str) or not isinstance(manifests, Iterable):
+        manifests = ()
+    return editor, tuple(m for m in manifests if isinstance(m, str))
+
+
+def _base_name(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _with_hint(outcome: _Outcome, hint: Any) -> _Outcome:
+    """The last step: when nothing (text, code, history) chose a language, the editor's language,
+    or else a workspace whose manifests are all one language's, decides."""
+    if hint is None or outcome.route.languages or outcome.route.signal != "none":
+        return outcome
+    if outcome.named_other:
+        return outcome
+    editor, manifests = _hint_parts(hint)
+    query = outcome.route.query
+    lang = editor_language(editor) if editor else None
+    if lang is not None:
+        return _Outcome(Route((lang.id,), query, "hint", f"editor: {editor.strip().lower()}"))
+    found = manifest_languages(manifests)
+    if len(found) == 1:
+        files = sorted({name for name in map(_base_name, manifests) if found[0].has_manifest(name)})
+        shown = ", ".join(files[:_MAX_REASON_LABELS])
+        return _Outcome(Route((found[0].id,), query, "hint", f"workspace: {shown}"))
+    return outcome
+
+
 def route(
     question: str,
     history: Iterable[HistoryItem] | None = (),
     language: str | None = None,
+    hint: Any = None,
 ) -> Route:
     """The languages ``question`` is about (rules only, no model), given the chat so far.
 
     ``history`` is oldest first; ``language`` (an id, name or slash command) forces the choice.
+    ``hint`` (the editor's ``languageId`` and the workspace's manifests) is used only when the
+    question and the chat name no language.
     """
-    return _route(question, normalise_history(history), language).route
+    return _with_hint(_route(question, normalise_history(history), language), hint).route
 
 
 # -- the optional classifier -----------------------------------------------------------------------
@@ -517,8 +563,8 @@ class LanguageRouter(RunnableSerializable[RouterInput, Route]):
         return Route
 
     def _outcome(self, value: Any) -> _Outcome:
-        question, history, language = _parse_input(value)
-        return _route(question, history, language)
+        question, history, language, hint = _parse_input(value)
+        return _with_hint(_route(question, history, language), hint)
 
     def _run(
         self, value: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig

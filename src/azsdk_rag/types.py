@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, Union
 
-Signal = Literal["forced", "slash", "text", "code", "history", "llm", "none"]
+Signal = Literal["forced", "slash", "text", "code", "history", "llm", "hint", "none"]
 
 
 @dataclass(frozen=True)
