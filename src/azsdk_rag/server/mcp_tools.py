@@ -40,7 +40,8 @@ class RouteOut(BaseModel):
     languages: list[str] = Field(description="Language ids searched; empty: all languages.")
     query: str = Field(description="The text searched with (a slash command removed).")
     signal: str = Field(description="What decided: forced (the language argument), slash, text, "
-                                    "code, history, llm, or none (no language: all searched).")
+                                    "code, history, llm, hint (the editor), or none (no "
+                                    "language: all searched).")
     reason: str = Field(description="The evidence, in words.")
 
     @classmethod
