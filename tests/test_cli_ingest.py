@@ -138,6 +138,7 @@ def test_a_bare_ingest_reads_the_configured_corpus(tmp_path: Path, tiny_corpus: 
     assert json.loads(result.stdout)["readmes"] == 3
 
 
+@pytest.mark.slow  # git clones of five repositories
 def test_a_bare_ingest_without_a_corpus_clones_the_five_repositories(
         tmp_path: Path, model_dir: Path, git_bases) -> None:
     _, bare, repos = git_bases

@@ -165,6 +165,7 @@ def check_chunks(chunker: MarkdownChunker, text: str,
                 assert any(block.text in b for b in bodies), f"fence cut: {block.text[:200]!r}"
 
 
+@pytest.mark.slow  # 120 generated READMEs, each chunked: several seconds
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.data_too_large])
 @given(text=README, max_tokens=st.integers(48, 400), overlap_share=st.floats(0, 0.45))

@@ -31,6 +31,7 @@ from support.socket_clients import (
     running,
     wait_until,
 )
+from support.virtual_clock import virtual_clock
 
 # -- initialize ----------------------------------------------------------------------------------
 
@@ -147,6 +148,7 @@ async def test_whatever_the_rag_returns_goes_out_as_strict_json(
     assert reply["result"] == {"nan": None, "inf": [None, 1.5], "path": "/data/qdrant"}
 
 
+@virtual_clock  # the fake's delays are loop time: the 50 answers overlap on any machine
 async def test_fifty_clients_at_once_each_get_their_own_answer() -> None:
     rag = FakeRag(deltas=4, delay=0.005)
     async with running(rag) as server:
