@@ -54,7 +54,11 @@ def env(tiny_index: Path, model_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def invoke(env: dict[str, str]) -> Callable[..., Result]:
+def invoke(env: dict[str, str], tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    # A directory without manifests: the repository's pyproject.toml would hint Python.
+    monkeypatch.chdir(tmp_path)
+
     def run(*args: str, input: str | None = None, **extra_env: str) -> Result:
         return CliRunner().invoke(cli, list(args), input=input, env={**env, **extra_env},
                                   catch_exceptions=False)
@@ -117,6 +121,20 @@ def test_language_option_forces_the_route(invoke: Callable[..., Result]) -> None
     assert forced["route"]["signal"] == "forced"
     assert {s["language"] for s in forced["sources"]} == {"python"}
     assert short["route"]["languages"] == ["javascript"]
+
+
+def test_ask_inside_a_cargo_project_routes_to_rust_unless_no_hint(
+        invoke: Callable[..., Result], tmp_path: Path) -> None:
+    (tmp_path / "Cargo.toml").write_text('[package]\nname = "app"\n', "utf-8")
+    hinted = json.loads(invoke("ask", "--json", "upload a blob").stdout)
+    named = json.loads(invoke("ask", "--json", "upload a blob with python").stdout)
+    plain = json.loads(invoke("ask", "--json", "--no-hint", "upload a blob").stdout)
+
+    assert hinted["route"]["languages"] == ["rust"]
+    assert hinted["route"]["signal"] == "hint"
+    assert hinted["route"]["reason"] == "workspace: Cargo.toml"
+    assert named["route"]["languages"] == ["python"], "the text wins over the directory"
+    assert plain["route"]["languages"] == []
 
 
 def test_an_unknown_language_option_is_a_clear_error(invoke: Callable[..., Result]) -> None:

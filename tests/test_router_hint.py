@@ -188,3 +188,15 @@ def test_find_manifests_lists_only_manifest_files(tmp_path: Path):
     (tmp_path / "package.json").mkdir()  # a folder is not a manifest
     assert find_manifests(tmp_path) == ("App.csproj", "Cargo.toml")
     assert find_manifests(tmp_path / "missing") == ()
+
+
+def test_the_cli_hint_is_the_current_directory_s_manifests(tmp_path: Path, monkeypatch):
+    from azsdk_rag.cli import _directory_hint
+    from azsdk_rag.types import Hint
+
+    monkeypatch.chdir(tmp_path)
+    assert _directory_hint(False) is None, "no manifest, no hint"
+    (tmp_path / "Cargo.toml").write_text("[package]\n")
+    assert _directory_hint(False) == Hint(None, ("Cargo.toml",))
+    assert _directory_hint(True) is None, "--no-hint"
+    assert route("upload a blob", hint=_directory_hint(False)).languages == ("rust",)

@@ -129,6 +129,30 @@ describe("AzsdkRagClient over stdio against the Python server", suite, () => {
     assert.deepEqual(answer.sources, sourced.sources);
   });
 
+  test("retrieve returns the route, sources, context and the messages a model would get", async () => {
+    const retrieval = await client.retrieve("How do I upload a blob?", {
+      language: "python",
+      hint: { languageId: "rust", manifests: ["Cargo.toml"] },
+    });
+    assert.deepEqual(retrieval.route.languages, ["python"], "a forced language beats the hint");
+    assert.ok(Array.isArray(retrieval.sources));
+    assert.equal(typeof retrieval.context, "string");
+    assert.ok(retrieval.messages.length >= 2, JSON.stringify(retrieval.messages));
+    for (const message of retrieval.messages) {
+      assert.ok(["system", "user", "assistant"].includes(message.role), message.role);
+      assert.equal(typeof message.content, "string");
+    }
+    assert.equal(retrieval.messages[0].role, "system");
+    const last = retrieval.messages.at(-1)!;
+    assert.equal(last.role, "user");
+    assert.match(last.content, /upload a blob/);
+  });
+
+  test("a bad hint is refused with -32602", async () => {
+    const asked = client.sendRequest("retrieve", { question: "upload a blob", hint: "python" });
+    await rejectsWithCode(asked, RpcErrorCodes.InvalidParams);
+  });
+
   test("concurrent asks each see only their own notifications", async () => {
     const first = recorder();
     const second = recorder();

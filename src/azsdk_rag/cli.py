@@ -154,10 +154,28 @@ def _print_sources(sources: list[Any]) -> None:
             click.echo(f"  - [{s.language}] {s.package}: {s.url}")
 
 
-def _stream_answer(rag: Any, question: str, session_id: str | None, language: str | None) -> None:
+def _directory_hint(no_hint: bool) -> Any:
+    """The current directory's manifest files as a router hint (``Cargo.toml``: Rust), if any.
+
+    The router uses it only when the question names no language; ``--no-hint`` turns it off.
+    """
+    if no_hint:
+        return None
+    from .languages import find_manifests
+    from .types import Hint
+
+    manifests = find_manifests(Path.cwd())
+    return Hint(None, manifests) if manifests else None
+
+
+_NO_HINT_HELP = "Ignore the manifests in the current directory (Cargo.toml, ...) when routing."
+
+
+def _stream_answer(rag: Any, question: str, session_id: str | None, language: str | None,
+                   hint: Any = None) -> None:
     from .types import DeltaEvent, DoneEvent, RouteEvent
 
-    for event in rag.stream(question, session_id=session_id, language=language):
+    for event in rag.stream(question, session_id=session_id, language=language, hint=hint):
         if isinstance(event, RouteEvent):
             langs = ", ".join(event.route.languages) or "all languages"
             click.secho(f"({langs}: {event.route.reason})", dim=True, err=True)
@@ -174,27 +192,32 @@ def _stream_answer(rag: Any, question: str, session_id: str | None, language: st
 @click.argument("question", nargs=-1, required=True)
 @click.option("--language", "-l", help="Force a language (python, java, js, dotnet, rust...).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+@click.option("--no-hint", is_flag=True, help=_NO_HINT_HELP)
 @click.pass_context
 @friendly
 def ask(ctx: click.Context, question: tuple[str, ...], language: str | None,
-        as_json: bool) -> None:
+        as_json: bool, no_hint: bool) -> None:
     """Answer one question (streams to the terminal)."""
     text = " ".join(question)
     language = _language_id(language)
+    hint = _directory_hint(no_hint)
     with _open_rag(ctx) as rag:
         if as_json:
-            click.echo(json.dumps(rag.ask(text, language=language).to_dict(), indent=2))
+            answer = rag.ask(text, language=language, hint=hint)
+            click.echo(json.dumps(answer.to_dict(), indent=2))
         else:
-            _stream_answer(rag, text, None, language)
+            _stream_answer(rag, text, None, language, hint)
 
 
 @cli.command()
 @click.option("--language", "-l", help="Force a language for the whole chat.")
+@click.option("--no-hint", is_flag=True, help=_NO_HINT_HELP)
 @click.pass_context
 @friendly
-def chat(ctx: click.Context, language: str | None) -> None:
+def chat(ctx: click.Context, language: str | None, no_hint: bool) -> None:
     """An interactive chat with history; /python, /js, /java, /dotnet, /rust work; 'exit' ends."""
     language = _language_id(language)
+    hint = _directory_hint(no_hint)
     with _open_rag(ctx) as rag:
         session = rag.new_session()
         click.echo("Ask about the Azure SDKs. /reset forgets the chat; exit or Ctrl-D ends it.")
@@ -213,7 +236,7 @@ def chat(ctx: click.Context, language: str | None) -> None:
             if not text.strip():
                 continue
             try:
-                _stream_answer(rag, text, session, language)
+                _stream_answer(rag, text, session, language, hint)
             except AzsdkRagError as exc:  # keep the chat alive after a model error
                 click.echo(f"error: {exc}", err=True)
 
