@@ -1,7 +1,7 @@
 """The public API: ``AzureSdkRag`` construction, ask/aask/stream/astream, LCEL, and replacing parts.
 
 Offline throughout (the extractive model answers), over the shared sample index; ``from_env`` runs
-on a small index of its own, since an embedded Qdrant folder admits one client at a time.
+on a small index of its own.
 """
 
 from __future__ import annotations

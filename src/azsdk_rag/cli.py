@@ -120,6 +120,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
         return
     click.echo(f"location:   {data['location']} ({data['backend']})")
     click.echo(f"collection: {data['collection']}" + ("" if data["exists"] else " (not created)"))
+    if data.get("legacy"):
+        click.echo("            written by an older azsdk-rag: 'azsdk-rag ingest' moves it")
+    if data.get("version") is not None:
+        click.echo(f"version:    v{data['version']} ({data.get('origin') or 'ingest'}, "
+                   f"{data.get('created') or 'unknown time'})")
     if data.get("embeddings"):
         e = data["embeddings"]
         click.echo(f"embeddings: {e['dense_model']} ({e['dense_dim']}-d) + {e['sparse_model']}")

@@ -195,6 +195,7 @@ class FakeQdrantServer:
         req = models.QueryRequest.model_validate(body or {})
         return self.backend.query_points(
             name, query=req.query, using=req.using, query_filter=req.filter,
+            prefetch=req.prefetch, search_params=req.params,
             limit=req.limit or 10, with_payload=req.with_payload
             if req.with_payload is not None else False,
             with_vectors=req.with_vector if req.with_vector is not None else False)
