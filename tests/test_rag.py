@@ -152,7 +152,7 @@ def test_an_empty_collection_is_one_clear_sentence(tmp_path: Path, rag: AzureSdk
                                                    ) -> None:
     settings = settings_factory(qdrant_path=str(tmp_path / "empty"))
     with Store.open(settings) as store:
-        store.ensure_collection(rag.embedders.info)
+        store.import_points(rag.embedders.info, [])  # a version with no points
     with pytest.raises(EmptyIndexError) as info:
         AzureSdkRag(settings)
     assert_one_sentence(str(info.value))

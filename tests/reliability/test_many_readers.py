@@ -35,7 +35,6 @@ from azsdk_rag.store import Store
 
 store = Store.open(Settings())
 probe = next(iter(store.points(vectors=True))).dense
-print("ready", flush=True)
 while True:
     try:
         found = store.query(probe, None, [], 1000)
