@@ -21,7 +21,8 @@ log = logging.getLogger("azsdk_rag")
 
 
 def friendly(func: F) -> F:
-    """Expected failures print one line and exit 1; anything else exits 2 without a traceback."""
+    """Expected failures print one line and exit 1; anything else exits 2 without a traceback
+    (with --debug the traceback is logged, through the secret mask)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -37,7 +38,9 @@ def friendly(func: F) -> F:
             raise
         except Exception as exc:
             if logging.getLogger().isEnabledFor(logging.DEBUG):
-                raise
+                # the traceback through logging, so the secret mask applies to it too
+                log.critical("unexpected %s", type(exc).__name__, exc_info=exc)
+                sys.exit(2)
             click.echo(f"error: unexpected {type(exc).__name__}; run with --debug for details.",
                        err=True)
             sys.exit(2)
@@ -48,15 +51,19 @@ def friendly(func: F) -> F:
 def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
     from pydantic import ValidationError
 
+    from .redact import install, settings_secrets
+
     base = {k: v for k, v in ctx.obj.items() if v is not None}
     base.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return Settings(**base)
+        settings = Settings(**base)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         click.echo(f"error: setting {where}: {first['msg']}", err=True)
         sys.exit(1)
+    install(settings_secrets(settings))  # before anything can log a key (see redact.py)
+    return settings
 
 
 @click.group()
@@ -77,6 +84,9 @@ def cli(ctx: click.Context, qdrant_path: str | None, qdrant_url: str | None,
     if not debug:
         for noisy in ("httpx", "openai", "fastembed", "qdrant_client"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    from .redact import install
+
+    install()  # every record of every logger and handler goes through the secret mask
     ctx.obj = {"qdrant_path": qdrant_path, "qdrant_url": qdrant_url, "collection": collection,
                "model_dir": model_dir}
 
