@@ -87,8 +87,9 @@ test-mcp-node: setup
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 
+## Routing and retrieval quality on the public question set and the real developers' posts.
 eval: setup
-	$(BIN)/azsdk-rag eval $(SHARED)/eval/questions.jsonl
+	$(BIN)/azsdk-rag eval $(SHARED)/eval/questions.jsonl $(SHARED)/eval/real-questions.jsonl
 
 bench: setup
 	AZSDK_RAG_SHARED=$(abspath $(SHARED)) $(BIN)/python -m benchmarks.run_all
