@@ -329,3 +329,35 @@ async def test_a_half_closed_json_rpc_client_gets_its_answer() -> None:
         assert bodies[-1]["result"]["text"] == "Answer 1 to: in Python?"
         assert rag.aborted == 0
         await wait_until(lambda: server.connections == 0)
+
+
+async def test_an_ask_with_the_chats_history_is_answered_in_context_statelessly() -> None:
+    """The extension sends the chat's earlier turns: a fresh server (a restart, another
+    window's connection) answers the follow-up as the third turn and keeps nothing."""
+    rag = FakeRag()
+    history = [{"role": "user", "content": "/python upload a blob"},
+               {"role": "assistant", "content": "Answer 1 to: /python upload a blob"},
+               {"role": "user", "content": "and list them?"},
+               {"role": "assistant", "content": "Answer 2 to: and list them?"}]
+    async with running(rag) as server, rpc_client(server) as client:
+        reply, _ = await client.call("ask", {"question": "and delete one?", "history": history})
+        assert reply["result"]["text"] == "Answer 3 to: and delete one?"
+        assert rag.calls[-1].history == tuple((m["role"], m["content"]) for m in history)
+        assert rag.history == {}  # nothing recorded: the client keeps the transcript
+        reply, _ = await client.call("retrieve", {"question": "and delete one?",
+                                                  "history": history[:2]})
+        roles = [m["role"] for m in reply["result"]["messages"]]
+        assert roles == ["system", "user", "assistant", "user"]
+        reply, _ = await client.call("ask", {"question": "q"})  # without: the session's own
+        assert reply["result"]["text"] == "Answer 1 to: q"
+
+
+@pytest.mark.parametrize("history", [
+    "not a list", [{"role": "system", "content": "x"}], [{"role": "user"}],
+    [{"role": "user", "content": 3}], [{"role": "user", "content": "x"}] * 201,
+])
+async def test_a_malformed_history_is_invalid_params(history: Any) -> None:
+    async with running(FakeRag()) as server, rpc_client(server) as client:
+        reply, _ = await client.call("ask", {"question": "q", "history": history})
+        assert reply["error"]["code"] == -32602
+        assert "history" in reply["error"]["message"] or "content" in reply["error"]["message"]

@@ -74,6 +74,8 @@ _MAX_SESSION_CHARS = 200
 _MAX_LANGUAGE_CHARS = 64
 _MAX_MANIFESTS = 64
 _MAX_MANIFEST_CHARS = 260
+_MAX_HISTORY = 200
+_MAX_HISTORY_CHARS = 100_000  # one earlier answer (markdown with code) may be long
 _LONG_METHODS = frozenset({"ask", "retrieve"})  # run in tasks, concurrently and cancellable
 
 RequestId = str | int | float | None
@@ -206,6 +208,28 @@ def _hint_param(params: dict[str, Any]) -> Hint | None:
     hint = Hint((language_id or "").strip() or None,
                 tuple(name.strip() for name in manifests if name.strip()))
     return hint or None
+
+
+def _history_param(params: dict[str, Any], limit: int) -> list[tuple[str, str]] | None:
+    """The optional ``history``: ``[{role: "user"|"assistant", content: string}, ...]``."""
+    value = params.get("history")
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise RpcError(INVALID_PARAMS, "'history' must be an array of {role, content} objects.")
+    if len(value) > _MAX_HISTORY:
+        raise RpcError(INVALID_PARAMS, f"'history' has more than {_MAX_HISTORY} messages.")
+    turns: list[tuple[str, str]] = []
+    for item in value:
+        if not isinstance(item, dict) or item.get("role") not in ("user", "assistant"):
+            raise RpcError(
+                INVALID_PARAMS,
+                "Each 'history' item must be {role: \"user\" or \"assistant\", content: string}.",
+            )
+        content = _text_param(item, "content", limit, required=True)
+        assert content is not None
+        turns.append((item["role"], content))
+    return turns
 
 
 def _uncancel() -> None:
@@ -621,9 +645,13 @@ class JsonRpcConnection:
             except ValueError as exc:
                 raise RpcError(INVALID_PARAMS, str(exc)) from None
         hint = _hint_param(params)
+        history = _history_param(params, _MAX_HISTORY_CHARS)
         key = _text_param(params, "sessionId", _MAX_SESSION_CHARS, required=False)
         session = self._session(key)
-        return question, {"session_id": session, "language": language, "hint": hint}
+        options: dict[str, Any] = {"session_id": session, "language": language, "hint": hint}
+        if history is not None:  # only then: a RAG without the keyword keeps working
+            options["history"] = history
+        return question, options
 
     async def _retrieve(self, _id: RequestId, params: dict[str, Any]) -> dict[str, Any]:
         question, options = self._question_params(params)
