@@ -87,6 +87,7 @@ async def test_a_status_in_progress_does_not_stall_another_clients_initialize_an
             await slow.close()
 
 
+@virtual_clock
 async def test_pipelined_statuses_are_computed_once_per_index_version() -> None:
     rag = BlockingStatusRag()
     rag.release.set()
@@ -100,7 +101,8 @@ async def test_pipelined_statuses_are_computed_once_per_index_version() -> None:
                 reply, _ = await client.response(100 + n)
                 assert reply["result"]["version"] == 1
         assert rag.status_calls == 1
-        rag.version = 2  # a new index version: counted again
+        rag.version = 2  # a new index version: counted again, once the version is asked again
+        await asyncio.sleep(1.5)
         reply, _ = await one.call("status")
         assert reply["result"]["version"] == 2
         assert rag.status_calls == 2

@@ -4,8 +4,8 @@
 language scrolls it: hundreds of milliseconds). Run on the event loop, one client asking for it
 stalled every other client. Here it runs in a worker thread, one computation at a time however
 many clients ask (they share it), and the result is kept while the index is unchanged: keyed by
-``rag.index_version()`` when the RAG has one (a cheap identity of the index's contents), else
-for ``ttl`` seconds.
+``rag.index_version()`` when the RAG has one (a cheap identity of the index's contents, itself
+asked at most every ``recheck`` seconds, off the loop), else for ``ttl`` seconds.
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ class StatusCache:
         data = await cache.get()   # computed in a thread; the next call reuses it
     """
 
-    def __init__(self, rag: RagService, ttl: float = 5.0) -> None:
+    def __init__(self, rag: RagService, ttl: float = 5.0, recheck: float = 1.0) -> None:
         self._rag = rag
         self._ttl = ttl
+        self._recheck = recheck
+        self._checked = 0.0
         self._key: Any = _UNSET
         self._value: Any = None
         self._expires = 0.0
@@ -52,7 +54,10 @@ class StatusCache:
             if self._key is None:
                 if loop.time() < self._expires:
                     return self._value
+            elif loop.time() < self._checked + self._recheck:
+                return self._value
             elif await asyncio.to_thread(self._version) == self._key:
+                self._checked = loop.time()
                 return self._value
         if self._running is None or self._running.done():
             self._running = asyncio.ensure_future(self._refresh())
@@ -63,7 +68,8 @@ class StatusCache:
         loop = asyncio.get_running_loop()
         key, value = await asyncio.to_thread(self._compute)
         self._key, self._value = key, value
-        self._expires = loop.time() + self._ttl
+        self._expires = self._checked = loop.time()
+        self._expires += self._ttl
         return value
 
     def forget(self) -> None:
