@@ -320,7 +320,17 @@ def serve(ctx: click.Context, stdio: bool, host: str | None, port: int | None,
 
     settings = settings_from(ctx, host=host, port=port, rpc_port=rpc_port)
     with _open_rag(ctx, host=host, port=port, rpc_port=rpc_port) as rag:
-        asyncio.run(run_server(rag, settings, stdio=stdio))
+        code = asyncio.run(run_server(rag, settings, stdio=stdio))
+    if code:
+        sys.exit(code)
+
+
+@cli.command()
+def token() -> None:
+    """Print a fresh random token for AZSDK_RAG_TOKEN (256 bits, URL-safe)."""
+    import secrets
+
+    click.echo(secrets.token_urlsafe(32))
 
 
 @cli.command()

@@ -101,16 +101,16 @@ async def test_connections_over_the_limit_get_a_clean_close(rag: FakeRag) -> Non
         second = OldExtensionClient(server.addresses["legacy"])
         try:
             assert (await in_thread(second.ask, "q")).decode() == "Answer 1 to: q"
-            # a third JSON-RPC client: one error with a null id, then the close
+            # a third JSON-RPC client waits in the pending pool; its initialize gets the error
             third = await RpcClient.connect(server)
-            reply = await third.read()
-            assert reply is not None
-            assert reply["id"] is None and reply["error"]["code"] == -32000
+            reply, _ = await third.call("initialize", {})
+            assert reply["id"] == 0 and reply["error"]["code"] == -32000
+            assert reply["error"]["message"] == BUSY
             assert await third.closed()
             await third.close()
-            # a third legacy client: one line of text, then the close
+            # a third legacy client: its first question gets the busy text, then the close
             fourth = OldExtensionClient(server.addresses["legacy"])
-            assert await in_thread(fourth.recv) == BUSY.encode() + b"\n"
+            assert await in_thread(fourth.ask, "q") == BUSY.encode()
             assert await in_thread(fourth.recv) == b""
             fourth.close()
         finally:
