@@ -49,12 +49,15 @@ class BlockingStatusRag(FakeRag):
         self.entered = threading.Event()
         self.status_calls = 0
         self.version = 1
+        self.in_status = False
 
     def status(self) -> dict[str, Any]:
         self.status_calls += 1
+        self.in_status = True
         self.entered.set()
         # Bounded: on the old code this ran on the event loop, and the test must still end.
-        self.release.wait(10)
+        self.release.wait(5)
+        self.in_status = False
         return {"backend": "fake", "version": self.version}
 
     def index_version(self) -> int:
@@ -70,15 +73,16 @@ async def test_a_status_in_progress_does_not_stall_another_clients_initialize_an
             status = await slow.request("status")
             await in_thread(rag.entered.wait, 5)
             async with rpc_client(server, initialize=False) as other:
-                await other.initialize()  # answered while the status is still being computed
+                await other.initialize()
+                assert rag.in_status  # answered while the status is still being computed
                 reply, _ = await other.call("ask", {"question": "q"})
                 assert reply["result"]["text"] == "Answer 1 to: q"
-                assert not rag.release.is_set()
                 legacy = OldExtensionClient(server.addresses["legacy"])
                 try:
                     assert await in_thread(legacy.ask, "q") == b"Answer 1 to: q"
                 finally:
                     legacy.close()
+                assert rag.in_status
             rag.release.set()
             reply, _ = await slow.response(status)
             assert reply["result"] == {"backend": "fake", "version": 1}

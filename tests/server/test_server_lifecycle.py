@@ -300,8 +300,9 @@ async def test_stdio_finishes_its_answers_and_exits_when_stdin_closes() -> None:
         + frame({"jsonrpc": "2.0", "id": 1, "method": "ask", "params": {"question": "q"}})
     )
     proc.stdin.close()
-    out, _ = await asyncio.wait_for(proc.communicate(), 10)
+    out, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 0
+    assert b"azsdk-rag serve --stdio: exiting: stdin closed." in err
     messages = read_frames(out)
     assert messages[0]["id"] == 0 and "result" in messages[0]
     assert messages[-1] == {
@@ -313,6 +314,30 @@ async def test_stdio_finishes_its_answers_and_exits_when_stdin_closes() -> None:
             "sources": [],
         },
     }
+
+
+@pytest.mark.slow  # another process
+async def test_stdio_outlives_the_tcp_limits_and_says_why_it_exits() -> None:
+    """Issue 14.4: over stdio the editor owns the lifetime (it exited silently, rc 0, 33 s
+    without initialize and 905 s idle); an exit the client did not ask for is non-zero."""
+    proc = await spawn("--stdio", "--idle", "0.2", "--handshake", "0.2")
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    client = RpcClient(proc.stdout, proc.stdin)  # type: ignore[arg-type]
+    try:
+        await asyncio.sleep(1.0)  # several handshake periods without initialize
+        assert proc.returncode is None
+        await client.initialize()
+        await asyncio.sleep(1.0)  # several idle periods
+        reply, _ = await client.call("ask", {"question": "q"})
+        assert reply["result"]["text"] == "Answer 1 to: q"
+        await client.notify("exit")  # without shutdown
+        assert await asyncio.wait_for(proc.wait(), 10) == 1
+        err = await proc.stderr.read()
+        assert b"exiting: the client sent 'exit' without 'shutdown'." in err
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 @pytest.mark.slow  # another process
