@@ -90,8 +90,9 @@ lint: setup
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
+## Routing and retrieval quality on the public question set and the real developers' posts.
 eval: setup
-	$(BIN)/azsdk-rag eval $(SHARED)/eval/questions.jsonl
+	$(BIN)/azsdk-rag eval $(SHARED)/eval/questions.jsonl $(SHARED)/eval/real-questions.jsonl
 
 bench: setup
 	AZSDK_RAG_SHARED=$(abspath $(SHARED)) $(BIN)/python -m benchmarks.run_all

@@ -213,6 +213,27 @@ def test_eval_table_and_misses(invoke: Callable[..., Result], question_file: Pat
     assert any(line.startswith("#routing") for line in lines)
 
 
+def test_eval_of_several_files_is_one_table_with_a_row_per_file(
+        invoke: Callable[..., Result], question_file: Path, tmp_path: Path) -> None:
+    other = tmp_path / "real-questions.jsonl"
+    other.write_text("\n".join(json.dumps(q) for q in QUESTIONS[:2]) + "\n", "utf-8")
+    result = invoke("eval", str(question_file), str(other))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["n", "route", "hit@1", "hit@5", "MRR", "p50", "ms"]
+    assert [line.split()[:2] for line in lines[2:]] == [["questions", "5"],
+                                                        ["real-questions", "2"]]
+    data = json.loads(invoke("eval", str(question_file), str(other), "--json").stdout)
+    assert set(data["files"]) == {"questions", "real-questions"}
+    assert data["files"]["real-questions"]["questions"] == 2
+
+
+def test_eval_checks_every_file_before_it_starts(invoke: Callable[..., Result],
+                                                 question_file: Path, tmp_path: Path) -> None:
+    line = one_error_line(invoke("eval", str(question_file), str(tmp_path / "nope.jsonl")))
+    assert "Cannot read question file" in line and "nope.jsonl" in line
+
+
 @pytest.mark.parametrize("content", [
     '{"id": "x", "question": "ok"}\nnot json\n',
     '{"id": "x", "languages": ["python"]}\n',
