@@ -103,6 +103,7 @@ def test_the_settings_command_prints_and_updates_the_table(tmp_path: Path,
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n{TABLE_START}\n| stale |\n{TABLE_END}\nafter\n", "utf-8")
     assert main(["--update", str(readme)]) == 0
-    assert readme.read_text("utf-8") == f"# x\n{TABLE_START}\n{markdown_table()}{TABLE_END}\nafter\n"
+    expected = f"# x\n{TABLE_START}\n{markdown_table()}{TABLE_END}\nafter\n"
+    assert readme.read_text("utf-8") == expected
     assert main(["--update", str(tmp_path / "missing.md")]) == 1
     assert "Cannot update" in capsys.readouterr().err
