@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from azsdk_rag.cli import cli
-from azsdk_rag.embeddings import EmbedderInfo
 from azsdk_rag.errors import StoreError
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import Point, ServerStore, Store
 from azsdk_rag.store.transfer import export_index, import_index, pull_index
+from azsdk_rag.types import EmbedderInfo
 from support.reliability_qdrant import FakeQdrantServer
 
 INFO = EmbedderInfo("test/dense-4", 4, "Qdrant/bm25")

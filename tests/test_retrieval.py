@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 import pytest
 from langchain_core.documents import Document
 
-from azsdk_rag.ingest.chunking import encoding
 from azsdk_rag.rag import AzureSdkRag
 from azsdk_rag.retrieval import (
     diversify,
@@ -22,6 +21,7 @@ from azsdk_rag.retrieval import (
 )
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import Store
+from azsdk_rag.tokens import encoding
 from support.answering import LANGUAGES, distinct, packages, sample_rag, sample_settings
 
 BLOB = {

@@ -134,17 +134,26 @@ def evaluate(questions: Sequence[Question], route: RouteFn, retrieve: Retrieve,
     return result
 
 
+def _header(k: int, width: int) -> list[str]:
+    head = f"{'':<{width}}{'n':>5}{'route':>8}{'hit@1':>8}{f'hit@{k}':>8}{'MRR':>8}{'p50 ms':>9}"
+    return [head, "-" * len(head)]
+
+
+def _row(name: str, m: dict[str, Any], k: int, width: int) -> str:
+    def f(x: Any) -> str:
+        return "-" if x is None else f"{x:.3f}"
+    return (f"{name:<{width}}{m['questions']:>5}{f(m['routing_accuracy']):>8}"
+            f"{f(m['hit_at_1']):>8}{f(m[f'hit_at_{k}']):>8}{f(m['mrr']):>8}"
+            f"{m['latency_ms']['p50']:>9.1f}")
+
+
 def format_table(result: dict[str, Any]) -> str:
     """A plain-text table of the overall, per-language and per-tag metrics."""
     k = result["k"]
-    head = f"{'':<14}{'n':>5}{'route':>8}{'hit@1':>8}{f'hit@{k}':>8}{'MRR':>8}{'p50 ms':>9}"
-    lines = [head, "-" * len(head)]
+    lines = _header(k, 14)
 
     def row(name: str, m: dict[str, Any]) -> str:
-        def f(x: Any) -> str:
-            return "-" if x is None else f"{x:.3f}"
-        return (f"{name:<14}{m['questions']:>5}{f(m['routing_accuracy']):>8}{f(m['hit_at_1']):>8}"
-                f"{f(m[f'hit_at_{k}']):>8}{f(m['mrr']):>8}{m['latency_ms']['p50']:>9.1f}")
+        return _row(name, m, k, 14)
 
     lines.append(row("all", result))
     for name, m in result["by_language"].items():
@@ -152,3 +161,25 @@ def format_table(result: dict[str, Any]) -> str:
     for name, m in result["by_tag"].items():
         lines.append(row(f"#{name}", m))
     return "\n".join(lines)
+
+
+def format_files_table(results: dict[str, dict[str, Any]]) -> str:
+    """One table for several question files: a row per file (its name), the same columns.
+
+    Example: ``format_files_table({"questions": r1, "real-questions": r2})``.
+    """
+    if not results:
+        return ""
+    k = next(iter(results.values()))["k"]
+    width = max(14, *(len(name) + 2 for name in results))
+    lines = _header(k, width)
+    lines += [_row(name, result, k, width) for name, result in results.items()]
+    return "\n".join(lines)
+
+
+def file_labels(paths: Sequence[Path]) -> list[str]:
+    """Short, distinct row names for question files: the file name without ``.jsonl``, or the
+    whole path where two names clash."""
+    stems = [Path(p).name.removesuffix(".jsonl") for p in paths]
+    return [stem if stems.count(stem) == 1 else str(p) for stem, p in zip(stems, paths,
+                                                                         strict=True)]

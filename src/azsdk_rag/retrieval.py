@@ -17,8 +17,9 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
 from .embeddings import Embedders
-from .ingest.chunking import README_KEY, encoding
+from .ingest.chunking import README_KEY
 from .search import Hits, SearchBackend, embed_query
+from .tokens import encoding
 from .types import Source
 
 PACKAGE_DECAY = 0.5  # weight of a package's 2nd, 3rd ... chunk in its score

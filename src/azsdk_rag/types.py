@@ -6,7 +6,7 @@ JSON (the CLI's ``--json`` and the JSON-RPC protocol use exactly these shapes).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, Union
 
@@ -86,6 +86,8 @@ class Hint:
 
 
 Role = Literal["system", "user", "assistant"]
+Turns = Sequence[tuple[Literal["user", "assistant"], str]]
+"""A conversation as a client keeps it: ``(role, text)`` turns, oldest first."""
 
 
 @dataclass(frozen=True)
@@ -134,19 +136,39 @@ class DoneEvent:
 Event = Union[RouteEvent, SourcesEvent, DeltaEvent, DoneEvent]  # noqa: UP007 (a runtime alias)
 
 
+@dataclass(frozen=True)
+class EmbedderInfo:
+    """What built a collection; recorded in it so a mismatched embedder is refused, not misused.
+
+    The store records it and the embedders produce it, so it sits here, below both.
+    """
+
+    dense_model: str
+    dense_dim: int
+    sparse_model: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dense_model": self.dense_model, "dense_dim": self.dense_dim,
+                "sparse_model": self.sparse_model}
+
+    def describe(self) -> str:
+        return f"{self.dense_model} ({self.dense_dim}-d) + {self.sparse_model}"
+
+
 class RagService(Protocol):
     """What the socket adapters need of the RAG: the contract :class:`AzureSdkRag` fulfils."""
 
     def astream(
         self, question: str, *, session_id: str | None = None, language: str | None = None,
-        hint: Hint | None = None,
+        hint: Hint | None = None, history: Turns | None = None,
     ) -> AsyncIterator[Event]:
-        """Stream route, sources, answer deltas, then done."""
+        """Stream route, sources, answer deltas, then done (``history``: the client's own
+        transcript, used instead of the session's and recorded nowhere)."""
         ...
 
     async def aretrieve_context(
         self, question: str, *, session_id: str | None = None, language: str | None = None,
-        hint: Hint | None = None,
+        hint: Hint | None = None, history: Turns | None = None,
     ) -> Retrieval:
         """Route and retrieve as ``astream`` would, and return what the model would be sent."""
         ...

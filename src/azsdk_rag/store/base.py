@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..embeddings import EmbedderInfo
 from ..errors import EmbedderMismatchError, EmptyIndexError
 from ..settings import Settings
+from ..types import EmbedderInfo
 
 DENSE = "dense"
 SPARSE = "sparse"
@@ -101,6 +101,11 @@ class Store:
     def generation(self) -> int:
         """Changes whenever what the store holds changes, so in-process caches reload."""
         raise NotImplementedError
+
+    @property
+    def version(self) -> int | None:
+        """The embedded index's current version number; None on a server (no versions)."""
+        return None
 
     def points(self, keys: Sequence[str] | None = None, *, vectors: bool = False,
                batch: int = 1024) -> Iterator[Point]:

@@ -22,9 +22,9 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from ..embeddings import EmbedderInfo
 from ..errors import AzsdkRagError, EmbedderMismatchError, EmptyIndexError, StoreError
 from ..settings import MEMORY, Settings
+from ..types import EmbedderInfo
 from .base import (
     DENSE,
     INDEXED_FIELDS,
@@ -360,7 +360,8 @@ class EdgeStore(Store):
                                       with_payload=True)
         else:
             request = qe.QueryRequest(
-                limit=k, query=qe.Fusion.Rrf(k=RRF_K), with_payload=True,
+                limit=k, query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # stub: Rrf in Fusion
+                with_payload=True,
                 prefetches=[qe.Prefetch(limit=k, query=q, filter=flt, params=p)
                             for q, p in searches])
         with self._lock, edge_errors(self.location):

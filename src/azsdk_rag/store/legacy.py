@@ -9,8 +9,9 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..embeddings import EmbedderInfo
-from .base import DENSE, RECORD_KEY, SPARSE, Point
+from ..types import EmbedderInfo
+from .base import RECORD_KEY, Point
+from .server import from_record
 
 
 def legacy_folder(base: Path, collection: str) -> Path | None:
@@ -45,10 +46,7 @@ def legacy_points(base: Path, collection: str) -> Iterator[Point]:
             batch, offset = client.scroll(collection, limit=1024, offset=offset,
                                           with_payload=True, with_vectors=True)
             for p in batch:
-                vectors = p.vector if isinstance(p.vector, dict) else {}
-                sparse = vectors.get(SPARSE)
-                yield Point(str(p.id), dict(p.payload or {}), vectors.get(DENSE),
-                            (list(sparse.indices), list(sparse.values)) if sparse else None)
+                yield from_record(p)
             if offset is None:
                 return
     finally:

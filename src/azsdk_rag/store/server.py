@@ -17,9 +17,9 @@ from typing import Any
 
 from qdrant_client import QdrantClient, models
 
-from ..embeddings import EmbedderInfo
 from ..errors import StoreError
 from ..settings import Settings
+from ..types import EmbedderInfo
 from .base import (
     DENSE,
     INDEXED_FIELDS,

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..embeddings import EmbedderInfo
 from ..errors import EmptyIndexError, StoreError
 from ..settings import Settings
+from ..types import EmbedderInfo
 from .base import Point, Store
 
 FORMAT = "azsdk-rag-index"
