@@ -309,7 +309,7 @@ def test_a_long_post_is_embedded_on_its_title_and_questions() -> None:
 
 
 def test_a_spelled_package_name_and_a_rare_identifier_add_score() -> None:
-    hits = [_hit("python", "azure-mgmt-compute", 0, 0.02), _hit("python", "azure-mgmt-network", 0,
+    hits = [_hit("python", "azure-mgmt-compute", 0, 0.027), _hit("python", "azure-mgmt-network", 0,
                                                               0.03)]
     table = PackageEvidence({("python", "azure-mgmt-compute"): ["ComputeManagementClient"],
                              ("python", "azure-mgmt-network"): ["NetworkManagementClient"],
@@ -334,3 +334,27 @@ def test_a_cross_cutting_question_lifts_the_languages_support_readme() -> None:
     assert [key[1] for key, _s, _i in ranked][:2] == ["azure-storage-blob", "azure-core"]
     same = lift_support(rank_packages(hits), "blob upload", ["python"])
     assert [key[1] for key, _s, _i in same][1] == "azure-ai-agents"
+
+
+def test_a_management_question_prefers_the_service_it_names() -> None:
+    from azsdk_rag.retrieval import is_management, management_bonus, service_words
+
+    assert is_management("create a storage account from code")
+    assert is_management("new ComputeManagementClient(credential, subscriptionId)")
+    assert not is_management("upload a file to a blob container")
+    assert service_words("azure-mgmt-storage") == ["storage"]
+    assert service_words("@azure/arm-postgresql-flexible") == ["postgresql", "flexible"]
+    assert service_words("Azure.ResourceManager") == ["resource"]
+    assert service_words("azure-storage-blob") == []
+
+    def hit(package: str, plane: str) -> tuple[Document, float]:
+        return Document(page_content=package, metadata={"language": "python", "package": package,
+                                                        "plane": plane, "_id": package}), 0.01
+
+    hits = [hit("azure-storage-blob", "data"), hit("azure-mgmt-storage", "mgmt"),
+            hit("azure-mgmt-compute", "mgmt")]
+    assert set(management_bonus("create a storage account", hits)) == {
+        ("python", "azure-mgmt-storage")}
+    assert set(management_bonus("list the VMs in a resource group", hits)) == {
+        ("python", "azure-mgmt-compute")}
+    assert management_bonus("storage account connection string for blobs", hits) == {}

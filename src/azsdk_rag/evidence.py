@@ -168,6 +168,7 @@ class PackageEvidence:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 json.dump(self.to_json(), out, separators=(",", ":"))
+            os.chmod(tmp, 0o644)  # readable like the index beside it (mkstemp makes it 0600)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -9,11 +9,14 @@ Real questions are noisier than search queries, so before and after the search:
 
 - **Focus** (:func:`focus`): a long post (a pasted listing or stack trace) is embedded densely on
   its title and question sentences only (the dense model reads 128 word pieces); BM25 reads the
-  whole text, with the post's code identifiers counted twice.
+  whole text.
 - **Evidence** (:func:`package_bonus`): a package gains score when the question names it
   (``azure-mgmt-compute``, ``@azure/arm-storage``, ``Azure.ResourceManager``) or shows an
   identifier that only a few READMEs' code shows (``ComputeManagementClient``, the index's
   identifier table, :mod:`azsdk_rag.evidence`).
+- **Management plane** (:func:`is_management`, :func:`management_bonus`): a question about
+  managing resources searches once more with resource-manager words, and the management
+  package whose service it names gains score.
 - **Cross-cutting topics** (:func:`topics`): retries, proxies, timeouts, HTTP transport, mocking,
   logging and credentials are answered by each language's core, logger and identity READMEs
   (:attr:`Language.support_packages`); such a README is lifted to second place when the question
@@ -45,14 +48,35 @@ SOURCE_FLOOR = 0.5
 """A source is listed only when its package score is at least this share of the best one's."""
 FOCUS_WORDS = 60
 """Posts longer than this (in words, code left out) are embedded on their question sentences."""
-IDENTIFIER_BOOST = 2.0
-"""BM25 weight of a query's code identifiers relative to its other words."""
+IDENTIFIER_BOOST = 1.0
+"""BM25 weight of a query's code identifiers relative to its other words (1: off; 1.5 and 2 cost
+hit@1 on the public set and gained nothing on the real posts)."""
 NAME_BONUS = 0.03
 """Score a package gains when the question spells its name (fused scores are ~0.03 per list)."""
-IDENT_BONUS = 0.012
+IDENT_BONUS = 0.008
 """Score shared by the few packages (at most :data:`IDENT_MAX_PACKAGES`) whose README code shows
 an identifier of the question."""
-IDENT_MAX_PACKAGES = 3
+IDENT_MAX_PACKAGES = 5
+MGMT_BONUS = 0.03
+"""Score a management-plane package gains when a management question names its service."""
+MGMT_TERMS = "management resourcemanager mgmt arm"
+"""Added to a management question's second search, so resource-manager READMEs are among the
+candidates even when data-plane READMEs of the same service fill the first search."""
+
+MANAGEMENT = re.compile(
+    r"\bmgmt\b|\bmanagement (?:client|plane|libs?|librar(?:y|ies)|sdk|api|package)|"
+    r"ManagementClient\b|\bArmClient\b|\bResourceManager\b|\bresource[- ]?manager\b|"
+    r"\bresource groups?\b|\bsubscription[ _-]?id\b|\barm-\w|\bARM\b|\bprovision|"
+    r"\b(?:create|creating|delete|deleting|list|listing|deploy|deploying|manage|manages|managing|"
+    r"provision)\s+(?:an?\s+|the\s+|all\s+(?:the\s+)?|my\s+)?(?:new\s+)?"
+    r"(?:storage accounts?|vms?|virtual machines?|key ?vaults?|namespaces?|clusters?|"
+    r"web ?apps?|app services?|databases?|accounts?|resources?)\b",
+    re.IGNORECASE)
+_MGMT_PREFIX = re.compile(r"^(?:azure-mgmt-|@azure(?:-rest)?/arm-|Azure\.ResourceManager\.?|"
+                          r"azure-resourcemanager-?)", re.IGNORECASE)
+_SERVICE_ALIASES = {"compute": r"\bvms?\b|\bvirtual machines?\b",
+                    "resource": r"\bresource groups?\b|\bresources\b",
+                    "resources": r"\bresource groups?\b|\bresources\b"}
 
 _FENCE = re.compile(r"(?:```|~~~)[^\n]*\n.*?(?:```|~~~|\Z)", re.DOTALL)
 _INLINE = re.compile(r"`[^`\n]*`")
@@ -176,10 +200,13 @@ def embed_focused(embedders: Embedders, text: str, mode: str) -> Query:
     return Query(text, dense, sparse)
 
 
-def _spelled(name: str, text: str) -> bool:
-    """Whether ``text`` spells the package ``name`` as a whole word (case-insensitive)."""
-    pattern = rf"(?<![\w@/.-]){re.escape(name)}(?![\w/-]|\.[A-Za-z])"
-    return re.search(pattern, text, re.IGNORECASE) is not None
+_TOKEN = re.compile(r"[@\w][\w.@/-]*")
+
+
+def spelled_names(text: str) -> set[str]:
+    """The package-name-shaped words of ``text``, lower-case, trailing dots and dashes cut
+    (``Azure.Storage.Blobs.`` -> ``azure.storage.blobs``)."""
+    return {m.group(0).rstrip(".-/").lower() for m in _TOKEN.finditer(text)}
 
 
 def package_bonus(query: str, hits: Hits, evidence: PackageEvidence | None,
@@ -188,8 +215,9 @@ def package_bonus(query: str, hits: Hits, evidence: PackageEvidence | None,
     name spelled out, and identifiers that only a few READMEs' code shows."""
     bonus: dict[tuple[str, str], float] = {}
     keys = {(d.metadata.get("language", ""), d.metadata.get("package", "")) for d, _ in hits}
+    spelled = spelled_names(query)
     for key in keys:
-        if key[1] and _spelled(key[1], query):
+        if key[1] and key[1].lower() in spelled:
             bonus[key] = bonus.get(key, 0.0) + NAME_BONUS
     if evidence:
         for ident in evidence.known(query):
@@ -199,6 +227,47 @@ def package_bonus(query: str, hits: Hits, evidence: PackageEvidence | None,
                 continue
             for key in owners:
                 bonus[key] = bonus.get(key, 0.0) + IDENT_BONUS / len(owners)
+    return bonus
+
+
+def is_management(query: str) -> bool:
+    """Whether a question is about managing Azure resources (the management plane)."""
+    return MANAGEMENT.search(query) is not None
+
+
+def service_words(package: str) -> list[str]:
+    """The service a management package manages, as words: ``azure-mgmt-compute`` ->
+    ``["compute"]``, ``@azure/arm-postgresql-flexible`` -> ``["postgresql", "flexible"]``;
+    the resource manager itself (``Azure.ResourceManager``) -> ``["resource"]``."""
+    tail = _MGMT_PREFIX.sub("", package)
+    if tail == package:
+        return []
+    words = [w.lower() for w in re.split(r"[-._]", tail) if w.isalpha() and len(w) >= 3]
+    return words or ["resource"]
+
+
+def _names_service(words: Sequence[str], query: str) -> bool:
+    for word in words:
+        alias = _SERVICE_ALIASES.get(word)
+        if not (re.search(rf"\b{re.escape(word)}", query, re.IGNORECASE)
+                or (alias and re.search(alias, query, re.IGNORECASE))):
+            return False
+    return bool(words)
+
+
+def management_bonus(query: str, hits: Hits) -> dict[tuple[str, str], float]:
+    """:data:`MGMT_BONUS` for each management package whose service a management question
+    names (``create a storage account`` -> ``azure-mgmt-storage``, ``@azure/arm-storage``)."""
+    if not is_management(query):
+        return {}
+    bonus: dict[tuple[str, str], float] = {}
+    for doc, _score in hits:
+        m = doc.metadata
+        key = (m.get("language", ""), m.get("package", ""))
+        if key in bonus or m.get("plane") != "mgmt":
+            continue
+        if _names_service(service_words(key[1]), query):
+            bonus[key] = MGMT_BONUS
     return bonus
 
 
@@ -260,12 +329,36 @@ class AzureSdkRetriever(BaseRetriever):
                 hits = [h for h in found if h[0].metadata.get("package") == package]
                 docs = diversify(hits, k, k)
             else:
+                if is_management(query):
+                    found = _union(found, backend.search(
+                        _with_terms(embedders, q, MGMT_TERMS), tuple(languages), fetch,
+                        self.mode))
                 bonus = package_bonus(query, found, evidence, languages)
+                for key, value in management_bonus(query, found).items():
+                    bonus[key] = bonus.get(key, 0.0) + value
                 ranked = lift_support(rank_packages(found, bonus), query, languages)
                 docs = diversify(found, k, self.max_per_package, ranked)
             if len(docs) >= k or len(found) < fetch:  # enough, or nothing more to fetch
                 return docs
             fetch *= 4
+
+
+def _with_terms(embedders: Embedders, q: Query, terms: str) -> Query:
+    """``q`` with ``terms`` added to its BM25 side only (the dense vector is reused)."""
+    if q.sparse is None:
+        return q
+    vec = embedders.sparse.embed_query(f"{focus(q.text)[1]} {terms}")
+    return Query(q.text, q.dense, (list(vec.indices), [float(v) for v in vec.values]))
+
+
+def _union(first: Hits, second: Hits) -> Hits:
+    """Both searches' hits, each chunk once with its better score."""
+    best: dict[str, tuple[Document, float]] = {}
+    for doc, score in [*first, *second]:
+        key = doc.metadata.get("_id") or doc.page_content
+        if key not in best or score > best[key][1]:
+            best[key] = (doc, score)
+    return sorted(best.values(), key=lambda pair: pair[1], reverse=True)
 
 
 def to_sources(docs: Sequence[Document], floor: float = SOURCE_FLOOR) -> list[Source]:
