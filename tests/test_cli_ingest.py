@@ -221,6 +221,49 @@ def test_a_fault_is_one_line_and_leaves_the_index_as_it_was(
     assert ids(populated) == before
 
 
+def _odd_rows(tmp: Path) -> dict[str, Path]:
+    good = tiny_rows()
+    return {
+        "lone surrogate": write_jsonl(tmp / "odd.jsonl",
+                                      [good[0], {**good[1], "text": good[1]["text"] + "\ud800"}]),
+        "unknown language": write_jsonl(tmp / "cobol.jsonl", [{**good[0], "language": "cobol"}]),
+        "nothing read": write_jsonl(tmp / "blank.jsonl", [{**good[0], "text": "  "}]),
+        "empty file": write_jsonl(tmp / "empty.jsonl", []),
+    }
+
+
+ODD_LINES = {
+    "lone surrogate": "odd.jsonl:2: field text is not valid Unicode text (a lone surrogate U+D800",
+    "unknown language": "cobol.jsonl:1: unknown language 'cobol'; known: dotnet, java, "
+                        "javascript, python, rust.",
+    "nothing read": "No README text was read from the sources",
+    "empty file": "No README text was read from the sources",
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_LINES))
+def test_odd_text_is_one_line_with_file_and_line_and_a_fresh_path_stays_empty(
+        case: str, tmp_path: Path, populated: Path, model_dir: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    corpus = _odd_rows(tmp_path)[case]
+    fresh = tmp_path / "fresh-index"
+    result = run_cli(["ingest", "--corpus", str(corpus)], fresh, model_dir)
+    assert result.exit_code == 1, result.output
+    assert error_lines(result.stderr) == [line for line in result.stderr.splitlines()
+                                          if line.startswith("error:")]
+    assert len(error_lines(result.stderr)) == 1 and ODD_LINES[case] in result.stderr
+    assert "Traceback" not in result.output and "unexpected" not in result.output
+    assert not fresh.exists()  # nothing written: no folder, no empty collection
+    if case in ("nothing read", "empty file"):  # a warning says what was skipped, with counts
+        # (the installed script logs it to stderr as "WARNING azsdk_rag.ingest.sources: ...")
+        assert {"nothing read": "skipped 1 row(s) with blank text (line 1)",
+                "empty file": "no README rows (the file is empty)"}[case] in caplog.text
+
+    before = ids(populated)
+    assert run_cli(["ingest", "--corpus", str(corpus)], populated, model_dir).exit_code == 1
+    assert ids(populated) == before
+
+
 @pytest.mark.slow  # another process
 def test_a_store_held_by_another_process(populated: Path, tiny_corpus: Path,
                                          model_dir: Path) -> None:

@@ -356,3 +356,20 @@ def test_a_language_added_from_user_code(fresh: AzureSdkRag, explicit: bool) -> 
     assert answer.sources == []  # no Go READMEs in the index
     assert "do not cover" in answer.text
     assert "go" in fresh.chains
+
+
+async def test_a_transcript_sent_with_the_question_is_the_history_and_is_kept_nowhere(
+    fresh: AzureSdkRag,
+) -> None:
+    """Issue 14.4: a client that keeps its own transcript (a restarted server, many windows)
+    gets follow-ups answered in context, without the server keeping a session."""
+    history = [("user", "/rust read a secret"), ("assistant", "Use SecretClient.")]
+    session = fresh.new_session()
+    events = [e async for e in fresh.astream("and delete it?", session_id=session,
+                                             history=history)]
+    answer = events[-1].answer  # type: ignore[union-attr]
+    assert answer.route.languages == ("rust",) and answer.route.signal == "history"
+    assert fresh.sessions.get(session).messages == []  # recorded nowhere
+    retrieval = await fresh.aretrieve_context("and delete it?", history=history)
+    assert [role for role, _ in retrieval.messages][1:3] == ["user", "assistant"]
+    assert retrieval.route.languages == ("rust",)

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from langchain_core.documents import Document
 
+from azsdk_rag.evidence import PackageEvidence
 from azsdk_rag.ingest.chunking import encoding
 from azsdk_rag.rag import AzureSdkRag
-from azsdk_rag.evidence import PackageEvidence
 from azsdk_rag.retrieval import (
     SOURCE_FLOOR,
     diversify,

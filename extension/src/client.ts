@@ -87,10 +87,18 @@ export interface Retrieval {
   messages: ChatMessage[];
 }
 
+/** An earlier turn of a chat, as the client keeps it (`history` on ask and retrieve). */
+export interface HistoryMessage {
+  role: "user" | "assistant";
+  content: string;
+}
+
 export interface RetrieveOptions {
   sessionId?: string;
   language?: string;
   hint?: Hint;
+  /** The chat so far (oldest first): used instead of the server's session, which records nothing. */
+  history?: HistoryMessage[];
   token?: CancellationToken;
 }
 
@@ -106,6 +114,8 @@ export interface AskOptions {
   language?: string;
   /** The editor's language and workspace manifests, used only when the question names none. */
   hint?: Hint;
+  /** The chat so far (oldest first): used instead of the server's session, which records nothing. */
+  history?: HistoryMessage[];
   onRoute?: (route: Route) => void;
   onSources?: (sources: Source[]) => void;
   onDelta?: (text: string) => void;
@@ -509,13 +519,17 @@ interface QuestionParams {
   sessionId?: string;
   language?: string;
   hint?: Hint;
+  history?: HistoryMessage[];
 }
 
 function questionParams(
   question: string,
-  options: { sessionId?: string; language?: string; hint?: Hint },
+  options: { sessionId?: string; language?: string; hint?: Hint; history?: HistoryMessage[] },
 ): QuestionParams {
   const params: QuestionParams = { question };
+  if (options.history !== undefined) {
+    params.history = options.history;
+  }
   if (options.sessionId !== undefined) {
     params.sessionId = options.sessionId;
   }

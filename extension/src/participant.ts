@@ -12,7 +12,7 @@
 
 import { randomUUID } from "node:crypto";
 import * as vscode from "vscode";
-import type { AzsdkRagClient, Hint, Retrieval, Source } from "./client";
+import type { AzsdkRagClient, Hint, HistoryMessage, Retrieval, Source } from "./client";
 import { languageForCommand } from "./command";
 import {
   CONFIG_SECTION,
@@ -83,6 +83,7 @@ export async function handleRequest(
     sessionId,
     language: languageForCommand(request.command),
     hint: await editorHint(),
+    history: chatHistory(context),
     stream,
     token,
     seen: new Set<string>(),
@@ -105,6 +106,8 @@ interface Turn {
   sessionId: string;
   language: string | undefined;
   hint: Hint;
+  /** The chat's earlier turns: the server answers follow-ups from them, keeping no state. */
+  history: HistoryMessage[];
   stream: vscode.ChatResponseStream;
   token: vscode.CancellationToken;
   /** Source URLs already shown as references. */
@@ -129,6 +132,7 @@ async function answerWithServer(turn: Turn, routeShown = false): Promise<boolean
       sessionId: turn.sessionId,
       language: turn.language,
       hint: turn.hint,
+      history: turn.history,
       token,
       onRoute: (route) => {
         if (!routeShown) {
@@ -171,6 +175,7 @@ async function answerWithModel(
       sessionId: turn.sessionId,
       language: turn.language,
       hint: turn.hint,
+      history: turn.history,
       token,
     });
   } catch (error) {
@@ -270,4 +275,41 @@ function sessionFor(context: vscode.ChatContext): string {
     }
   }
   return randomUUID();
+}
+
+/** The most recent messages of a chat that go with a question (older ones cost tokens only). */
+export const MAX_HISTORY_MESSAGES = 40;
+const MAX_HISTORY_CHARS = 20_000;
+
+/**
+ * The chat's earlier turns with this participant as `history` (oldest first): questions with
+ * their slash command (so `/java ...` then "and delete it?" stays Java), answers as the markdown
+ * that was shown. Sent with each request, so a restarted server, or one server behind many
+ * windows, answers follow-ups in context without keeping the chat.
+ */
+export function chatHistory(context: vscode.ChatContext): HistoryMessage[] {
+  const messages: HistoryMessage[] = [];
+  for (const turn of context.history) {
+    if (turn.participant !== PARTICIPANT_ID) {
+      continue;
+    }
+    if (turn instanceof vscode.ChatRequestTurn) {
+      const prompt = turn.command ? `/${turn.command} ${turn.prompt}` : turn.prompt;
+      messages.push({ role: "user", content: prompt.slice(0, MAX_HISTORY_CHARS) });
+    } else if (turn instanceof vscode.ChatResponseTurn) {
+      const text = turn.response.map(markdownOf).join("");
+      messages.push({ role: "assistant", content: text.slice(0, MAX_HISTORY_CHARS) });
+    }
+  }
+  return messages.slice(-MAX_HISTORY_MESSAGES);
+}
+
+/** The markdown of one response part (`ChatResponseMarkdownPart.value`), else nothing. */
+function markdownOf(part: unknown): string {
+  const value = (part as { value?: unknown } | undefined)?.value;
+  if (typeof value === "string") {
+    return value;
+  }
+  const inner = (value as { value?: unknown } | undefined)?.value;
+  return typeof inner === "string" ? inner : "";
 }

@@ -122,6 +122,27 @@ describe("the @azsdk chat participant", () => {
     assert.notEqual(asks().at(-1)!.sessionId, first.metadata?.sessionId);
   });
 
+  test("each request carries the chat's earlier turns, so any server answers in context", async () => {
+    const request = { prompt: "upload a blob", command: "python" };
+    const first = await handler(request, { history: [] }, new FakeStream(), notCancelled);
+    assert.deepEqual(asks().at(-1)!.history, []);
+    const history = [
+      new ChatRequestTurn("upload a blob", "python", PARTICIPANT),
+      new ChatResponseTurn(
+        [{ value: { value: "Use " } }, { value: { value: "`BlobClient`." } }],
+        first,
+        PARTICIPANT,
+        "python",
+      ),
+      new ChatRequestTurn("hello", undefined, "someone.else"),
+    ];
+    await handler({ prompt: "and download it?" }, { history }, new FakeStream(), notCancelled);
+    assert.deepEqual(asks().at(-1)!.history, [
+      { role: "user", content: "/python upload a blob" },
+      { role: "assistant", content: "Use `BlobClient`." },
+    ]);
+  });
+
   test("a server error is shown as one markdown sentence", async () => {
     const stream = new FakeStream();
     await handler({ prompt: "fail" }, { history: [] }, stream, notCancelled);

@@ -19,7 +19,7 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrou
 
 from .embeddings import Embedders
 from .languages import get_language, language_ids
-from .prompts import answer_prompt
+from .prompts import answer_prompt, as_data
 from .retrieval import AzureSdkRetriever, format_context
 from .search import SearchBackend
 
@@ -37,12 +37,13 @@ def _language_label(languages: Sequence[str]) -> str:
 def prompt_variables(languages: Sequence[str] = (),
                      context_tokens: int = 3000) -> Runnable[dict[str, Any], dict[str, Any]]:
     """``{"question", "history", "docs"}`` -> the prompt's variables, the context formatted
-    within ``context_tokens``: the one step between retrieval and the prompt."""
+    within ``context_tokens`` (as data: see :func:`~azsdk_rag.prompts.as_data`): the one step
+    between retrieval and the prompt."""
     label = _language_label(languages)
     return RunnableLambda(lambda x: {
         "question": x["question"],
         "history": x.get("history") or [],
-        "context": format_context(x["docs"], context_tokens),
+        "context": as_data(format_context(x["docs"], context_tokens)),
         "languages": label,
     }, name="format_context")
 

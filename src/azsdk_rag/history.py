@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -112,6 +113,26 @@ class SessionStore:
         a = enc.encode(answer, disallowed_special=())
         q = q[: max(room // 2, room - len(a))]
         return [HumanMessage(enc.decode(q)), AIMessage(enc.decode(a[: room - len(q)]))]
+
+    def scratch(self, turns: Sequence[tuple[str, str]]) -> Session:
+        """A session built from a client's own transcript (``(role, text)``, oldest first),
+        under the same token budget, kept nowhere: for clients that send their history.
+
+            store.scratch([("user", "upload a blob?"), ("assistant", "Use BlobClient...")])
+        """
+        scratch = SessionStore(self.max_tokens, 1)
+        question: str | None = None
+        for role, text in turns:
+            if role == "user":
+                if question is not None:
+                    scratch.add_turn("", question, "", ())
+                question = text
+            else:
+                scratch.add_turn("", question or "", text, ())
+                question = None
+        if question is not None:
+            scratch.add_turn("", question, "", ())
+        return scratch.get("")
 
     def reset(self, session_id: str) -> None:
         with self._lock:

@@ -29,7 +29,7 @@ from .embeddings import Embedders, make_embedders
 from .errors import EmptyIndexError, ModelError
 from .evidence import EvidenceSource, PackageEvidence, evidence_path, from_chunks
 from .extractive import ExtractiveChatModel
-from .history import SessionStore, topic_terms
+from .history import Session, SessionStore, topic_terms
 from .languages import language_ids
 from .llms import finish_reason_error, make_chat_model, model_errors
 from .prompts import condense_prompt
@@ -50,6 +50,7 @@ from .types import (
     RouteEvent,
     Source,
     SourcesEvent,
+    Turns,
 )
 
 EMPTY_QUESTION = "Ask a question about an Azure SDK, e.g. `/python upload a file to blob storage`."
@@ -172,8 +173,12 @@ class AzureSdkRag:
         return self.retriever(route.languages).invoke(query, k=k or self.settings.top_k)
 
     def _prepare(self, question: str, session_id: str | None, language: str | None,
-                 hint: Hint | None = None) -> tuple[Route, dict[str, Any], Runnable]:
-        session = self.sessions.get(session_id) if session_id else None
+                 hint: Hint | None = None, history: Turns | None = None,
+                 ) -> tuple[Route, dict[str, Any], Runnable]:
+        if history is not None:  # the client's transcript, instead of the session's
+            session: Session | None = self.sessions.scratch(history)
+        else:
+            session = self.sessions.get(session_id) if session_id else None
         history_dicts = session.as_dicts() if session else []
         route = self.route(question, history_dicts, language, hint)
         messages = list(session.messages) if session else []
@@ -182,7 +187,8 @@ class AzureSdkRag:
         return route, inputs, self.chains.for_languages(route.languages)
 
     def retrieve_context(self, question: str, *, session_id: str | None = None,
-                         language: str | None = None, hint: Hint | None = None) -> Retrieval:
+                         language: str | None = None, hint: Hint | None = None,
+                         history: Turns | None = None) -> Retrieval:
         """What :meth:`ask` would send to the model, without calling it.
 
         The same route, follow-up query, retriever, context and prompt as ``ask`` (the chain's
@@ -192,52 +198,59 @@ class AzureSdkRag:
         question = question.strip()
         if not question:
             return Retrieval(_EMPTY_ROUTE, [], "", [])
-        route, inputs, _chain = self._prepare(question, session_id, language, hint)
+        route, inputs, _chain = self._prepare(question, session_id, language, hint, history)
         out = self.chains.context_for(route.languages).invoke(inputs)
         return Retrieval(route, to_sources(out["docs"]), out["variables"]["context"],
                          prompt_messages(out["prompt"]))
 
     async def aretrieve_context(self, question: str, *, session_id: str | None = None,
-                                language: str | None = None,
-                                hint: Hint | None = None) -> Retrieval:
+                                language: str | None = None, hint: Hint | None = None,
+                                history: Turns | None = None) -> Retrieval:
         """The asynchronous twin of :meth:`retrieve_context` (runs in a worker thread)."""
         return await asyncio.to_thread(self.retrieve_context, question, session_id=session_id,
-                                       language=language, hint=hint)
+                                       language=language, hint=hint, history=history)
 
     # -- answering -----------------------------------------------------------------------------
     async def astream(self, question: str, *, session_id: str | None = None,
-                      language: str | None = None,
-                      hint: Hint | None = None) -> AsyncIterator[Event]:
-        """Events: the route, the sources, answer deltas, then done with the whole Answer."""
+                      language: str | None = None, hint: Hint | None = None,
+                      history: Turns | None = None) -> AsyncIterator[Event]:
+        """Events: the route, the sources, answer deltas, then done with the whole Answer.
+
+        ``history`` (``(role, text)`` turns, oldest first) is the conversation so far as the
+        client keeps it: used instead of the session's, and the turn is recorded nowhere.
+        """
         question = question.strip()
         if not question:
             for event in _empty_question():
                 yield event
             return
         route, inputs, chain = await asyncio.to_thread(self._prepare, question, session_id,
-                                                       language, hint)
+                                                       language, hint, history)
         yield RouteEvent(route)
         collect = _Collector()
         with model_errors(self.settings):
             async for chunk in chain.astream(inputs):
                 for event in collect.feed(chunk):
                     yield event
-        yield DoneEvent(self._finish(question, route, collect, session_id))
+        yield DoneEvent(self._finish(question, route, collect,
+                                     session_id if history is None else None))
 
     def stream(self, question: str, *, session_id: str | None = None,
-               language: str | None = None, hint: Hint | None = None) -> Iterator[Event]:
+               language: str | None = None, hint: Hint | None = None,
+               history: Turns | None = None) -> Iterator[Event]:
         """The synchronous twin of :meth:`astream`."""
         question = question.strip()
         if not question:
             yield from _empty_question()
             return
-        route, inputs, chain = self._prepare(question, session_id, language, hint)
+        route, inputs, chain = self._prepare(question, session_id, language, hint, history)
         yield RouteEvent(route)
         collect = _Collector()
         with model_errors(self.settings):
             for chunk in chain.stream(inputs):
                 yield from collect.feed(chunk)
-        yield DoneEvent(self._finish(question, route, collect, session_id))
+        yield DoneEvent(self._finish(question, route, collect,
+                                     session_id if history is None else None))
 
     def _finish(self, question: str, route: Route, collect: _Collector,
                 session_id: str | None) -> Answer:

@@ -6,7 +6,7 @@ JSON (the CLI's ``--json`` and the JSON-RPC protocol use exactly these shapes).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, Union
 
@@ -86,6 +86,8 @@ class Hint:
 
 
 Role = Literal["system", "user", "assistant"]
+Turns = Sequence[tuple[Literal["user", "assistant"], str]]
+"""A conversation as a client keeps it: ``(role, text)`` turns, oldest first."""
 
 
 @dataclass(frozen=True)
@@ -139,14 +141,15 @@ class RagService(Protocol):
 
     def astream(
         self, question: str, *, session_id: str | None = None, language: str | None = None,
-        hint: Hint | None = None,
+        hint: Hint | None = None, history: Turns | None = None,
     ) -> AsyncIterator[Event]:
-        """Stream route, sources, answer deltas, then done."""
+        """Stream route, sources, answer deltas, then done (``history``: the client's own
+        transcript, used instead of the session's and recorded nowhere)."""
         ...
 
     async def aretrieve_context(
         self, question: str, *, session_id: str | None = None, language: str | None = None,
-        hint: Hint | None = None,
+        hint: Hint | None = None, history: Turns | None = None,
     ) -> Retrieval:
         """Route and retrieve as ``astream`` would, and return what the model would be sent."""
         ...

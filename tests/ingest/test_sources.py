@@ -131,6 +131,62 @@ def test_a_bad_line_or_file_is_one_clear_error(tmp_path: Path, name: str, conten
     assert "\n" not in str(err.value)
 
 
+def _lone_surrogate(field: str) -> dict[str, str]:
+    row = corpus_row("python", "azure-odd")
+    row[field] = row.get(field, "Odd") + "\ud800"  # valid JSON ("\\ud800"), not encodable as UTF-8
+    return row
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([GOOD, _lone_surrogate("text")],
+         r"odd\.jsonl:2: field text is not valid Unicode text \(a lone surrogate U\+D800 at "
+         r"character \d+\)\.$"),
+        ([_lone_surrogate("title")], r"odd\.jsonl:1: field title is not valid Unicode text"),
+        ([GOOD, GOOD, {**corpus_row("python", "azure-cobol"), "language": "cobol"}],
+         r"odd\.jsonl:3: unknown language 'cobol'; known: dotnet, java, javascript, python, "
+         r"rust\.$"),
+        ([{**corpus_row("python", "azure-odd"), "service": {"name": "x"}}],
+         r"odd\.jsonl:1: field service must be a string\.$"),
+    ],
+    ids=["lone surrogate in text", "lone surrogate in metadata", "unknown language",
+         "an object as metadata"],
+)
+def test_odd_text_and_unknown_languages_are_refused_with_file_and_line(
+        tmp_path: Path, rows: list[dict[str, str] | str], expected: str) -> None:
+    path = write_jsonl(tmp_path / "odd.jsonl", rows)
+    for line in path.read_text(encoding="utf-8").splitlines():
+        json.loads(line)  # every row is valid JSON
+    with pytest.raises(SourceError, match=expected) as err:
+        load_corpus([path])
+    assert "\n" not in str(err.value)
+
+
+def test_blank_texts_and_empty_files_are_warned_with_counts(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    blank = [{**corpus_row("python", f"azure-blank{n}"), "text": text}
+             for n, text in enumerate(["", "   \n\t "])]
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", [blank[0], GOOD, blank[1]])
+    empty = write_jsonl(tmp_path / "empty.jsonl", [])
+    with caplog.at_level("WARNING", logger="azsdk_rag.ingest.sources"):
+        docs = load_corpus([mixed, empty])
+    assert [d.metadata["package"] for d in docs] == ["azure-good"]
+    assert caplog.messages == [
+        f"{mixed}: skipped 2 row(s) with blank text (line 1, 3).",
+        f"{empty}: no README rows (the file is empty).",
+    ]
+
+
+def test_nothing_read_at_all_is_an_error_before_anything_is_written(tmp_path: Path) -> None:
+    blank = write_jsonl(tmp_path / "blank.jsonl", [{**corpus_row("rust", "p"), "text": " "}])
+    empty = write_jsonl(tmp_path / "empty.jsonl.gz", [])
+    settings = Settings(qdrant_path=str(tmp_path / "index"))
+    with pytest.raises(SourceError, match=r"^No README text was read from the sources"):
+        load_documents(settings, corpus=[blank, empty])
+    assert load_documents(settings, corpus=[blank, write_jsonl(tmp_path / "g.jsonl", [GOOD])])
+
+
 def test_a_truncated_gzip_file_is_one_clear_error(tmp_path: Path) -> None:
     data = gzip.compress(("\n".join(json.dumps(r) for r in tiny_rows()) + "\n").encode())
     path = tmp_path / "cut.jsonl.gz"

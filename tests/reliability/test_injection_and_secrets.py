@@ -86,7 +86,7 @@ def test_instructions_planted_in_a_readme_stay_inside_the_excerpts(
 
     first_user = _text(answers[0].body["messages"][-1]["content"])
     head, question = first_user.split("\n\nQuestion: ", 1)
-    assert head.startswith(HUMAN.split("{context}")[0])  # "README excerpts:\n"
+    assert head.startswith(HUMAN.split("{context}")[0])  # "... <readme_excerpts>\n"
     assert PLANTED_INSTRUCTION in head  # the planted text reached the model as an excerpt...
     assert PLANTED_INSTRUCTION not in question  # ...and nowhere else of our making
     assert question == PLANTED_QUESTION.removeprefix("/python ")
@@ -310,6 +310,28 @@ async def test_no_secret_in_a_server_session_that_fails(
             await server.close()
     assert b"**Error:**" in received and b"-32001" in received
     assert_no_secret(received.decode("utf-8", "replace"), caplog.text)
+
+
+def test_debug_logs_mask_secrets_an_endpoint_echoes_in_its_response_headers(
+        secret_env: None, reliability_index: Path) -> None:
+    """``--debug`` turns on httpx, httpcore and openai debug logs, which print response headers: an
+    endpoint that echoes every secret back in its headers (and in the answer's status text) still
+    gets none of them printed, on a successful answer."""
+    echo = {"x-echo-key": KEY, "x-echo-token": f"Bearer {TOKEN}", "x-echo-qdrant": QKEY}
+    with AzureOpenAIServer(api_key=KEY) as srv:
+        srv.script(Reply.answer("Use `pip install azure-contoso-widgets`.", headers=echo,
+                                times=None))
+        env = cli_env(reliability_index, AZURE_OPENAI_ENDPOINT=srv.endpoint,
+                      AZURE_OPENAI_API_KEY=KEY, AZSDK_RAG_TOKEN=TOKEN,
+                      AZSDK_RAG_QDRANT_API_KEY=QKEY, AZSDK_RAG_LLM="azure",
+                      AZSDK_RAG_MAX_RETRIES="0")
+        proc = subprocess.run([str(CLI), "--debug", "ask", "/python create a widget"],
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert srv.chat_requests  # the model was asked, and answered with the echoing headers
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "pip install azure-contoso-widgets" in proc.stdout
+    assert "x-echo-key" in proc.stderr  # the headers were logged: the test can fail
+    assert_no_secret(proc.stdout, proc.stderr)
 
 
 def test_no_secret_in_cli_error_output(secret_env: None, reliability_index: Path,

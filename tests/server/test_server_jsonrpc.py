@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +66,24 @@ async def test_requests_before_initialize_get_server_not_initialized(
     assert rag.calls == []
 
 
-async def test_an_unknown_protocol_version_is_refused(server: Server) -> None:
+@pytest.mark.parametrize("version", ["2", 2, True, "1.0"])
+async def test_an_unknown_protocol_version_is_refused(server: Server, version: Any) -> None:
     async with rpc_client(server, initialize=False) as client:
-        reply, _ = await client.call("initialize", {"protocolVersion": "2"})
+        reply, _ = await client.call("initialize", {"protocolVersion": version})
         assert reply["error"]["code"] == -32602
-        assert "speaks '1'" in reply["error"]["message"]
+        message = reply["error"]["message"]
+        assert f'protocolVersion {json.dumps(version)}:' in message
+        assert 'speaks protocol version "1" (send the string "1"' in message
+
+
+@pytest.mark.parametrize("version", ["1", 1])
+async def test_protocol_version_1_as_a_string_or_a_number_is_accepted(
+    server: Server, version: Any
+) -> None:
+    """Issue 14.5: the number 1 was refused with "this server speaks '1'"."""
+    async with rpc_client(server, initialize=False) as client:
+        result = await client.initialize(protocolVersion=version)
+        assert result["protocolVersion"] == "1"
 
 
 # -- ask -----------------------------------------------------------------------------------------
@@ -234,19 +249,37 @@ async def test_too_many_requests_in_flight_are_refused(rag: FakeRag) -> None:
             assert reply["error"]["code"] == -32800
 
 
-async def test_a_client_that_vanishes_mid_answer_closes_the_stream(
+async def test_a_client_that_resets_mid_answer_closes_the_stream(
     server: Server, rag: FakeRag
 ) -> None:
     client = await RpcClient.connect(server)
     await client.initialize()
     ask = await client.request("ask", {"question": HANG_QUESTION})
     await first_delta(client, ask)
-    client.writer.transport.abort()
+    sock = client.writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.writer.transport.abort()  # linger 0: a reset, the client is gone for sure
     await wait_until(lambda: rag.active == 0 and server.connections == 0)
     assert rag.aborted == 1
     async with rpc_client(server) as other:  # everyone else is still served
         reply, _ = await other.call("ask", {"question": "q"})
         assert reply["result"]["text"] == "Answer 1 to: q"
+
+
+@virtual_clock
+async def test_a_client_that_closes_mid_answer_stops_it_at_the_next_write() -> None:
+    """A closed connection reads as end of input, like a half-closed one (whose answers are
+    finished): the next write finds the client gone and closes the stream."""
+    rag = FakeRag(answer="x" * 400, deltas=200, delay=0.05)
+    async with running(rag) as server:
+        client = await RpcClient.connect(server)
+        await client.initialize()
+        ask = await client.request("ask", {"question": "q"})
+        await first_delta(client, ask)
+        client.writer.transport.abort()
+        await wait_until(lambda: rag.active == 0 and server.connections == 0)
+        assert rag.aborted == 1
+        assert asyncio.get_running_loop().time() < 200 * 0.05 / 4  # long before its end
 
 
 # -- shutdown and exit -------------------------------------------------------------------------

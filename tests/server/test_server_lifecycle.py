@@ -101,16 +101,16 @@ async def test_connections_over_the_limit_get_a_clean_close(rag: FakeRag) -> Non
         second = OldExtensionClient(server.addresses["legacy"])
         try:
             assert (await in_thread(second.ask, "q")).decode() == "Answer 1 to: q"
-            # a third JSON-RPC client: one error with a null id, then the close
+            # a third JSON-RPC client waits in the pending pool; its initialize gets the error
             third = await RpcClient.connect(server)
-            reply = await third.read()
-            assert reply is not None
-            assert reply["id"] is None and reply["error"]["code"] == -32000
+            reply, _ = await third.call("initialize", {})
+            assert reply["id"] == 0 and reply["error"]["code"] == -32000
+            assert reply["error"]["message"] == BUSY
             assert await third.closed()
             await third.close()
-            # a third legacy client: one line of text, then the close
+            # a third legacy client: its first question gets the busy text, then the close
             fourth = OldExtensionClient(server.addresses["legacy"])
-            assert await in_thread(fourth.recv) == BUSY.encode() + b"\n"
+            assert await in_thread(fourth.ask, "q") == BUSY.encode()
             assert await in_thread(fourth.recv) == b""
             fourth.close()
         finally:
@@ -300,8 +300,9 @@ async def test_stdio_finishes_its_answers_and_exits_when_stdin_closes() -> None:
         + frame({"jsonrpc": "2.0", "id": 1, "method": "ask", "params": {"question": "q"}})
     )
     proc.stdin.close()
-    out, _ = await asyncio.wait_for(proc.communicate(), 10)
+    out, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 0
+    assert b"azsdk-rag serve --stdio: exiting: stdin closed." in err
     messages = read_frames(out)
     assert messages[0]["id"] == 0 and "result" in messages[0]
     assert messages[-1] == {
@@ -313,6 +314,30 @@ async def test_stdio_finishes_its_answers_and_exits_when_stdin_closes() -> None:
             "sources": [],
         },
     }
+
+
+@pytest.mark.slow  # another process
+async def test_stdio_outlives_the_tcp_limits_and_says_why_it_exits() -> None:
+    """Issue 14.4: over stdio the editor owns the lifetime (it exited silently, rc 0, 33 s
+    without initialize and 905 s idle); an exit the client did not ask for is non-zero."""
+    proc = await spawn("--stdio", "--idle", "0.2", "--handshake", "0.2")
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    client = RpcClient(proc.stdout, proc.stdin)  # type: ignore[arg-type]
+    try:
+        await asyncio.sleep(1.0)  # several handshake periods without initialize
+        assert proc.returncode is None
+        await client.initialize()
+        await asyncio.sleep(1.0)  # several idle periods
+        reply, _ = await client.call("ask", {"question": "q"})
+        assert reply["result"]["text"] == "Answer 1 to: q"
+        await client.notify("exit")  # without shutdown
+        assert await asyncio.wait_for(proc.wait(), 10) == 1
+        err = await proc.stderr.read()
+        assert b"exiting: the client sent 'exit' without 'shutdown'." in err
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 @pytest.mark.slow  # another process

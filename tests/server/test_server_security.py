@@ -13,7 +13,7 @@ from azsdk_rag.server import Server, is_loopback, serve
 from support.fake_rag import FakeRag
 from support.socket_clients import OldExtensionClient, in_thread, make_settings, rpc_client, running
 
-TOKEN = "s3cret-token-for-tests"
+TOKEN = "s3cret-token-for-tests-Q7xK2mP9vR4w"
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"])

@@ -29,6 +29,7 @@ from azsdk_rag.types import (
     RouteEvent,
     Source,
     SourcesEvent,
+    Turns,
 )
 
 ERROR_QUESTION = "please fail"
@@ -61,6 +62,7 @@ class Call:
     language: str | None
     hint: Hint | None = None
     method: str = "astream"
+    history: tuple[tuple[str, str], ...] | None = None
 
 
 def default_answer(question: str, turn: int) -> str:
@@ -114,9 +116,13 @@ class FakeRag:
         session_id: str | None = None,
         language: str | None = None,
         hint: Hint | None = None,
+        history: Turns | None = None,
     ) -> AsyncIterator[Event]:
-        self.calls.append(Call(question, session_id, language, hint))
-        return self._stream(question, session_id, language)
+        """``history`` (the client's transcript) replaces the session's: the answer counts its
+        user turns, and nothing is recorded."""
+        turns = tuple(history) if history is not None else None
+        self.calls.append(Call(question, session_id, language, hint, history=turns))
+        return self._stream(question, session_id, language, turns)
 
     async def aretrieve_context(
         self,
@@ -125,11 +131,13 @@ class FakeRag:
         session_id: str | None = None,
         language: str | None = None,
         hint: Hint | None = None,
+        history: Turns | None = None,
     ) -> Retrieval:
         """The route and sources ``astream`` would give, a context naming them, and the messages
         a model would get: system, the session's questions and answers so far, context + question.
         The magic questions fail the same way; the history is read, not extended."""
-        self.calls.append(Call(question, session_id, language, hint, "retrieve"))
+        turns = tuple(history) if history is not None else None
+        self.calls.append(Call(question, session_id, language, hint, "retrieve", turns))
         route = self.route(question, language)
         if question == ERROR_QUESTION:
             raise ModelError(ERROR_MESSAGE)
@@ -141,8 +149,11 @@ class FakeRag:
         context = "\n".join(f"[{n}] {s.title} | package: {s.package}\nREADME: {s.url}\n"
                             for n, s in enumerate(sources, 1))
         messages: list[tuple[Role, str]] = [("system", RETRIEVE_SYSTEM)]
-        for turn, asked in enumerate(self.history.get(session_id or "", []), 1):
-            messages += [("user", asked), ("assistant", self.answer_text(asked, turn))]
+        if turns is not None:
+            messages += list(turns)
+        else:
+            for turn, asked in enumerate(self.history.get(session_id or "", []), 1):
+                messages += [("user", asked), ("assistant", self.answer_text(asked, turn))]
         messages.append(("user", f"README excerpts:\n{context}\nQuestion: {question}"))
         return Retrieval(route, sources, context, messages)
 
@@ -179,7 +190,8 @@ class FakeRag:
         await asyncio.sleep(self.delay)
 
     async def _stream(
-        self, question: str, session_id: str | None, language: str | None
+        self, question: str, session_id: str | None, language: str | None,
+        history: tuple[tuple[str, str], ...] | None = None,
     ) -> AsyncIterator[Event]:
         self.opened += 1
         self.active += 1
@@ -198,7 +210,10 @@ class FakeRag:
             sources = self.sources(route)
             yield SourcesEvent(sources)
             key = session_id or ""
-            turn = len(self.history.get(key, [])) + 1
+            if history is not None:
+                turn = sum(1 for role, _ in history if role == "user") + 1
+            else:
+                turn = len(self.history.get(key, [])) + 1
             if question == EMPTY_QUESTION:
                 text = ""
             elif question == HANG_QUESTION:
@@ -215,7 +230,8 @@ class FakeRag:
             yield DoneEvent(Answer(text, route, sources))
             finished = True
             # Like the real RAG, history is saved after "done": adapters must drain the stream.
-            self.history.setdefault(key, []).append(question)
+            if history is None:
+                self.history.setdefault(key, []).append(question)
         finally:
             self.active -= 1
             self.closed += 1

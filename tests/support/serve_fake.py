@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--answer", default=None, help="Fixed answer text (default: echo).")
     parser.add_argument("--idle", type=float, default=900.0)
+    parser.add_argument("--handshake", type=float, default=30.0)
     parser.add_argument("--max-connections", type=int, default=256)
     parser.add_argument("--token", default=None)
     parser.add_argument("--log-level", default="WARNING")
@@ -38,14 +39,16 @@ def main() -> None:
     if args.answer is not None:
         rag = FakeRag(answer=args.answer, deltas=args.deltas, delay=args.delay)
     settings = Settings(host="127.0.0.1", port=0, rpc_port=0, token=args.token)
-    limits = Limits(idle_timeout=args.idle, max_connections=args.max_connections)
+    limits = Limits(idle_timeout=args.idle, max_connections=args.max_connections,
+                    handshake_timeout=args.handshake,
+                    first_message_timeout=min(args.handshake, 10.0))
 
     def ready(server: Server) -> None:
         if not args.stdio:
             ports = {name: addr[1] for name, addr in server.addresses.items()}
             print(json.dumps(ports), flush=True)
 
-    asyncio.run(serve(rag, settings, stdio=args.stdio, ready=ready, limits=limits))
+    sys.exit(asyncio.run(serve(rag, settings, stdio=args.stdio, ready=ready, limits=limits)))
 
 
 if __name__ == "__main__":

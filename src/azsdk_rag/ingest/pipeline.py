@@ -9,7 +9,7 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from ..embeddings import make_embedders
-from ..errors import ConfigError
+from ..errors import ConfigError, SourceError
 from ..evidence import PackageEvidence, evidence_path
 from ..settings import Settings
 from ..store import Store
@@ -33,6 +33,9 @@ def load_documents(settings: Settings, *, corpus: Sequence[Path] = (),
         docs.extend(load_repo(repo))
     if github:
         docs.extend(load_github(settings.github_base))
+    if not docs:  # before the store is opened: a fresh path stays empty
+        raise SourceError("No README text was read from the sources (see the warnings above); "
+                          "nothing was written.")
     return docs
 
 

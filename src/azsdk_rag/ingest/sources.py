@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 import re
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from ..errors import SourceError
+from ..languages import language_ids
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -47,6 +49,7 @@ SKIP_DIRS = {
 SKIP_PACKAGE = re.compile(r"(template|perf|sample|test|canary|emulator|harness|benchmark)", re.I)
 MIN_README_BYTES = 300
 MANIFESTS = ("pyproject.toml", "setup.py", "package.json", "pom.xml", "Cargo.toml")
+log = logging.getLogger(__name__)
 
 
 def readme_document(meta: dict[str, str], text: str) -> Document:
@@ -102,11 +105,58 @@ def _lines(file: Path) -> Iterator[str]:
         raise SourceError(f"{file}: cannot read ({type(exc).__name__}: {exc}).") from None
 
 
+def _unicode_error(value: str) -> str | None:
+    """Why ``value`` cannot be stored as UTF-8 (a lone surrogate such as ``"\\ud800"``), if so."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"a lone surrogate U+{ord(value[exc.start]):04X} at character {exc.start}"
+    return None
+
+
+def _check_row(row: object, where: str) -> dict[str, object]:
+    """A corpus row's fields as a README needs them, or a :class:`SourceError` naming ``where``.
+
+    Every check runs here, while reading, so a bad row stops the ingest before the store is opened.
+    """
+    if not isinstance(row, dict):
+        raise SourceError(f"{where}: expected a JSON object.")
+    missing = [k for k in REQUIRED if row.get(k) is None or (k != "text" and not row.get(k))]
+    if missing:
+        raise SourceError(f"{where}: missing field(s) {', '.join(missing)}.")
+    for key in REQUIRED:
+        if not isinstance(row[key], str):
+            raise SourceError(f"{where}: field {key} must be a string.")
+    for key, value in row.items():
+        if key in METADATA or key == "text":
+            if not isinstance(value, (str, int, float)) and value is not None:
+                raise SourceError(f"{where}: field {key} must be a string.")
+            why = _unicode_error(value) if isinstance(value, str) else None
+            if why:
+                raise SourceError(f"{where}: field {key} is not valid Unicode text ({why}).")
+    known = language_ids()
+    if row["language"] not in known:
+        raise SourceError(f"{where}: unknown language {row['language']!r}; known: "
+                          f"{', '.join(known)}.")
+    return row
+
+
+def _lines_list(numbers: list[int], most: int = 5) -> str:
+    shown = ", ".join(str(n) for n in numbers[:most])
+    return shown + (f" and {len(numbers) - most} more" if len(numbers) > most else "")
+
+
 def load_corpus(paths: Iterable[Path]) -> list[Document]:
-    """Read corpus files (JSON lines, optionally gzipped) into README documents."""
+    """Read corpus files (JSON lines, optionally gzipped) into README documents.
+
+    Every row is checked before any is returned (JSON, fields, language, UTF-8 text); rows whose
+    text is blank are skipped and files without a README are reported, as warnings with counts.
+    """
     docs: list[Document] = []
     for root in paths:
         for file in corpus_files(Path(root)):
+            blank: list[int] = []
+            read = 0
             for n, line in enumerate(_lines(file), 1):
                 if not line.strip():
                     continue
@@ -114,14 +164,18 @@ def load_corpus(paths: Iterable[Path]) -> list[Document]:
                     row = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise SourceError(f"{file}:{n}: not valid JSON ({exc.msg}).") from None
-                if not isinstance(row, dict):
-                    raise SourceError(f"{file}:{n}: expected a JSON object.")
-                missing = [k for k in REQUIRED if not row.get(k)]
-                if missing:
-                    raise SourceError(f"{file}:{n}: missing field(s) {', '.join(missing)}.")
-                if not isinstance(row["text"], str):
-                    raise SourceError(f"{file}:{n}: field text must be a string.")
-                docs.append(readme_document(row, row["text"]))
+                row = _check_row(row, f"{file}:{n}")
+                text = str(row["text"])
+                if not text.strip():
+                    blank.append(n)
+                    continue
+                read += 1
+                docs.append(readme_document(row, text))
+            if blank:
+                log.warning("%s: skipped %d row(s) with blank text (line %s).", file, len(blank),
+                            _lines_list(blank))
+            if not read and not blank:
+                log.warning("%s: no README rows (the file is empty).", file)
     return docs
 
 

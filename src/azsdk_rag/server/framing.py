@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 READ_CHUNK = 65536
+_HEADER_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an RFC 9110 token
+_NO_HEADER = (
+    "A message must start with a 'Content-Length: N' header and a blank line (LSP framing), "
+    "not with its JSON body."
+)
 
 
 @dataclass(frozen=True)
@@ -32,15 +38,30 @@ class Limits:
     max_question_chars: int = 16_000
     """Longest question, on either protocol."""
     max_connections: int = 256
-    """Open connections over both ports together; more get a clean close."""
+    """Connections being served over both ports together (authenticated JSON-RPC clients,
+    legacy clients that have spoken); more get a clean close."""
+    max_pending: int = 32
+    """Connections not yet authenticated (legacy: not yet spoken), per pool: one pool for
+    loopback peers, one for the rest. They never take ``max_connections`` slots; newcomers to a
+    full pool wait (up to ``first_message_timeout``) for a place."""
+    first_message_timeout: float = 10.0
+    """A TCP connection that has sent no whole message by then is closed."""
+    auth_delay: float = 0.5
+    """A wrong token is answered after this long, doubling with each failure from that address."""
+    auth_max_failures: int = 5
+    """Wrong tokens from one address before it is locked out."""
+    auth_lockout: float = 60.0
+    """How long a locked-out address waits (and how long until failures are forgotten)."""
     max_requests_per_connection: int = 16
     """JSON-RPC requests in flight on one connection."""
     max_sessions_per_connection: int = 64
     """Distinct ``sessionId`` values one JSON-RPC connection may use."""
     idle_timeout: float = 900.0
-    """A connection with no message and no answer in flight for this long is closed."""
+    """A TCP connection with no message and no answer in flight for this long is closed."""
     handshake_timeout: float = 30.0
-    """A JSON-RPC connection that has not initialized successfully by then is closed."""
+    """A JSON-RPC TCP connection that has not initialized successfully by then is closed."""
+    eof_grace: float = 300.0
+    """After a TCP client shuts its sending side, its answers in flight get this long to finish."""
     legacy_quiet: float = 0.05
     """A legacy message ends when no more bytes arrive for this long."""
     legacy_partial_wait: float = 1.0
@@ -93,11 +114,17 @@ async def read_frame(reader: asyncio.StreamReader, limits: Limits) -> bytes | No
     length: int | None = None
     total = 0
     while True:
-        try:
-            line = await reader.readuntil(b"\n")
-        except asyncio.IncompleteReadError as exc:
-            if total == 0 and not exc.partial:
+        first = b""
+        if total == 0:  # a bare JSON body gets its error at once, not after a newline or a timeout
+            try:
+                first = await reader.readexactly(1)
+            except asyncio.IncompleteReadError:
                 return None
+            if first in (b"{", b"["):
+                raise FramingError(_NO_HEADER)
+        try:
+            line = first if first == b"\n" else first + await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError:
             raise FramingError("The connection closed inside a header.") from None
         except asyncio.LimitOverrunError:
             raise FramingError(
@@ -111,7 +138,7 @@ async def read_frame(reader: asyncio.StreamReader, limits: Limits) -> bytes | No
             break
         name, sep, value = text.partition(b":")
         name = name.strip()
-        if not sep or not name or not name.isascii() or b" " in name:
+        if not sep or not _HEADER_NAME.fullmatch(name):
             raise FramingError("A header line is not of the form 'Name: value'.")
         if name.lower() == b"content-length":
             value = value.strip()
@@ -191,7 +218,7 @@ class IdleTimeout(Exception):
 async def next_input(
     read: asyncio.Future[Any],
     stop: asyncio.Future[None],
-    idle_timeout: float,
+    idle_timeout: float | None,
     busy: Callable[[], bool] | None = None,
 ) -> Any:
     """Await ``read`` unless the server stops or the connection idles, whichever comes first.

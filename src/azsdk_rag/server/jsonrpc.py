@@ -23,6 +23,7 @@ from typing import Any
 
 from azsdk_rag.errors import AzsdkRagError
 from azsdk_rag.languages import language_ids, resolve_language
+from azsdk_rag.server.admission import Admission, Slot
 from azsdk_rag.server.framing import (
     BUSY,
     INTERNAL_ERROR,
@@ -40,6 +41,7 @@ from azsdk_rag.server.framing import (
     one_line,
     read_frame,
 )
+from azsdk_rag.server.status import StatusCache
 from azsdk_rag.types import (
     Answer,
     DeltaEvent,
@@ -72,6 +74,8 @@ _MAX_SESSION_CHARS = 200
 _MAX_LANGUAGE_CHARS = 64
 _MAX_MANIFESTS = 64
 _MAX_MANIFEST_CHARS = 260
+_MAX_HISTORY = 200
+_MAX_HISTORY_CHARS = 100_000  # one earlier answer (markdown with code) may be long
 _LONG_METHODS = frozenset({"ask", "retrieve"})  # run in tasks, concurrently and cancellable
 
 RequestId = str | int | float | None
@@ -137,10 +141,10 @@ def error_message(request_id: RequestId, code: int, message: str, data: Any = No
     return encode_message({"jsonrpc": "2.0", "id": request_id, "error": error})
 
 
-async def refuse(writer: Writer, message: str = BUSY) -> None:
+async def refuse(writer: Writer, message: str = BUSY, code: int = SERVER_BUSY) -> None:
     """Turn away a connection over the limit: one error with a null id, then close."""
     with contextlib.suppress(OSError, RuntimeError):
-        writer.write(error_message(None, SERVER_BUSY, message))
+        writer.write(error_message(None, code, message))
     await close_writer(writer)
 
 
@@ -154,6 +158,15 @@ def _valid_id(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     return isinstance(value, int)
+
+
+def _same_version(value: Any) -> bool:
+    """``"1"``, or the number ``1`` a client may send for it (``true`` is not a number here)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return value == int(PROTOCOL_VERSION)
+    return value == PROTOCOL_VERSION
 
 
 def _text_param(params: dict[str, Any], name: str, limit: int, *, required: bool) -> str | None:
@@ -197,6 +210,28 @@ def _hint_param(params: dict[str, Any]) -> Hint | None:
     return hint or None
 
 
+def _history_param(params: dict[str, Any], limit: int) -> list[tuple[str, str]] | None:
+    """The optional ``history``: ``[{role: "user"|"assistant", content: string}, ...]``."""
+    value = params.get("history")
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise RpcError(INVALID_PARAMS, "'history' must be an array of {role, content} objects.")
+    if len(value) > _MAX_HISTORY:
+        raise RpcError(INVALID_PARAMS, f"'history' has more than {_MAX_HISTORY} messages.")
+    turns: list[tuple[str, str]] = []
+    for item in value:
+        if not isinstance(item, dict) or item.get("role") not in ("user", "assistant"):
+            raise RpcError(
+                INVALID_PARAMS,
+                "Each 'history' item must be {role: \"user\" or \"assistant\", content: string}.",
+            )
+        content = _text_param(item, "content", limit, required=True)
+        assert content is not None
+        turns.append((item["role"], content))
+    return turns
+
+
 def _uncancel() -> None:
     """We caught our own cancellation on purpose: tell the task (Python 3.11+)."""
     task = asyncio.current_task()
@@ -228,13 +263,25 @@ class JsonRpcConnection:
         stop: asyncio.Future[None],
         info: ServerInfo,
         peer: str = "?",
-        finish_on_eof: bool = False,
+        stdio: bool = False,
+        status: StatusCache | None = None,
+        slot: Slot | None = None,
+        admission: Admission | None = None,
     ) -> None:
-        """``finish_on_eof``: at end of input, finish the answers in flight instead of cancelling
-        them (stdio, where a parent may close stdin and still read stdout; a TCP client that
-        disconnects is gone, so its answers are cancelled)."""
+        """``stdio``: the client is the parent process, which owns our lifetime, so no idle,
+        first-message or handshake limit applies. At end of input the answers in flight are
+        finished either way: a client that shuts its sending side (``printf ... | nc``, stdin
+        closed) still reads; one that is really gone fails the next write. ``slot`` is promoted
+        to the main pool on a successful ``initialize``; ``admission`` counts wrong tokens."""
         self._rag = rag
-        self._finish_on_eof = finish_on_eof
+        self._stdio = stdio
+        self._status_cache = status or StatusCache(rag)
+        self._slot = slot
+        self._admission = admission
+        self.end_reason = "the connection ended"
+        """Why :meth:`run` returned, for the log (stdio: the process's last words)."""
+        self.clean_exit = False
+        """Whether it ended as the client asked: end of input, or ``exit`` after ``shutdown``."""
         self._reader = reader
         self._writer = writer
         self._limits = limits
@@ -265,20 +312,32 @@ class JsonRpcConnection:
         logger.debug("json-rpc connection %s from %s", self._id[:8], self._peer)
         try:
             try:
-                if await self._read_loop() and self._finish_on_eof:
-                    await self._finish_inflight()
+                if await self._read_loop():
+                    self.end_reason = "stdin closed" if self._stdio else "the client closed"
+                    self.clean_exit = True
+                    await self._finish_inflight(None if self._stdio else self._limits.eof_grace)
+                elif self._shut_down:
+                    self.end_reason, self.clean_exit = "the client sent 'exit'", True
+                else:
+                    self.end_reason = "the client sent 'exit' without 'shutdown'"
             except Stopped:
+                self.end_reason = "the server is stopping"
                 # Shutdown: answers in flight may finish (the server bounds how long we wait).
                 await self._finish_inflight()
-            except IdleTimeout:
-                logger.info("closing idle json-rpc connection from %s", self._peer)
+            except IdleTimeout as exc:
+                self.end_reason = str(exc) or "the connection was idle"
+                logger.info("closing json-rpc connection from %s: %s", self._peer,
+                            self.end_reason)
             except MessageTooLarge as exc:
+                self.end_reason = f"a message was too large: {exc}"
                 await self._send_quietly(error_message(None, INVALID_REQUEST, str(exc)))
             except FramingError as exc:
+                self.end_reason = f"the input is not LSP-framed JSON-RPC: {exc}"
                 await self._send_quietly(error_message(None, PARSE_ERROR, f"Parse error: {exc}"))
             except (ClientGone, ConnectionError):
-                pass
+                self.end_reason = "the client cannot be written to any more"
         except Exception as exc:  # a bug here must not take the server down
+            self.end_reason = f"internal error ({type(exc).__name__}; see the log)"
             log_failure(logger, "json-rpc connection", exc)
         finally:
             await self._cancel_inflight()
@@ -289,22 +348,41 @@ class JsonRpcConnection:
     async def _read_loop(self) -> bool:
         """Read and dispatch messages; True at end of input, False after ``exit`` or a refusal."""
         loop = asyncio.get_running_loop()
-        handshake_deadline = loop.time() + self._limits.handshake_timeout
+        limits = self._limits
+        started = loop.time()
+        first = True
         while not self._closing:
-            timeout = self._limits.idle_timeout
-            if not self._initialized:  # unauthenticated clients must not hold a slot for long
-                timeout = min(timeout, max(0.0, handshake_deadline - loop.time()))
-            read = asyncio.ensure_future(read_frame(self._reader, self._limits))
-            body = await next_input(read, self._stop, timeout, busy=lambda: bool(self._inflight))
+            timeout: float | None = None
+            why = f"it was idle for {limits.idle_timeout:g} s"
+            if not self._stdio:
+                timeout = limits.idle_timeout
+                if not self._initialized:  # unauthenticated clients must not hold a slot long
+                    timeout = min(timeout, limits.handshake_timeout)
+                    why = f"it did not initialize within {limits.handshake_timeout:g} s"
+                if not self._initialized:
+                    timeout = max(0.0, started + timeout - loop.time())
+                if first:
+                    wait = (limits.first_message_timeout if self._slot is None
+                            else self._slot.first_message_wait())
+                    if wait < timeout:
+                        timeout = wait
+                        why = f"it sent nothing within {limits.first_message_timeout:g} s"
+            read = asyncio.ensure_future(read_frame(self._reader, limits))
+            try:
+                body = await next_input(read, self._stop, timeout,
+                                        busy=lambda: bool(self._inflight))
+            except IdleTimeout:
+                raise IdleTimeout(why) from None
             if body is None:
                 return True
+            first = False
             await self._dispatch(body)
         return False
 
-    async def _finish_inflight(self) -> None:
+    async def _finish_inflight(self, timeout: float | None = None) -> None:
         pending = set(self._inflight.values())
         if pending:
-            await asyncio.wait(pending)
+            await asyncio.wait(pending, timeout=timeout)
 
     async def _cancel_inflight(self) -> None:
         tasks = list(self._inflight.values())
@@ -481,12 +559,14 @@ class JsonRpcConnection:
         if self._initialized:
             raise RpcError(INVALID_REQUEST, "'initialize' was already called.")
         version = params.get("protocolVersion")
-        if version is not None and version != PROTOCOL_VERSION:
+        if version is not None and not _same_version(version):
+            shown = json.dumps(version, default=str)[:40]
             raise RpcError(
                 INVALID_PARAMS,
-                f"Unsupported protocolVersion {str(version)[:20]!r}: "
-                f"this server speaks {PROTOCOL_VERSION!r}.",
+                f"Unsupported protocolVersion {shown}: this server speaks protocol version "
+                f'"{PROTOCOL_VERSION}" (send the string "{PROTOCOL_VERSION}", or leave it out).',
             )
+        host = self._peer.rsplit(":", 1)[0]
         if self._info.token is not None:
             given = params.get("token")
             ok = isinstance(given, str) and hmac.compare_digest(
@@ -495,7 +575,15 @@ class JsonRpcConnection:
             if not ok:
                 logger.warning("refused json-rpc client %s: bad or missing token", self._peer)
                 self._closing = True
+                if self._admission is not None:  # slow guessing down, per address
+                    await asyncio.sleep(self._admission.failed(host))
                 raise RpcError(UNAUTHORIZED, "Unauthorized: the token is missing or wrong.")
+            if self._admission is not None:
+                self._admission.succeeded(host)
+        if self._slot is not None and not self._slot.promote():
+            logger.warning("refusing json-rpc client %s: too many connections", self._peer)
+            self._closing = True
+            raise RpcError(SERVER_BUSY, BUSY)
         self._initialized = True
         return {
             "protocolVersion": PROTOCOL_VERSION,
@@ -510,7 +598,7 @@ class JsonRpcConnection:
         }
 
     async def _status(self, _id: RequestId, _params: dict[str, Any]) -> Any:
-        return self._rag.status()
+        return await self._status_cache.get()
 
     async def _shutdown(self, _id: RequestId, _params: dict[str, Any]) -> None:
         self._shut_down = True
@@ -557,9 +645,13 @@ class JsonRpcConnection:
             except ValueError as exc:
                 raise RpcError(INVALID_PARAMS, str(exc)) from None
         hint = _hint_param(params)
+        history = _history_param(params, _MAX_HISTORY_CHARS)
         key = _text_param(params, "sessionId", _MAX_SESSION_CHARS, required=False)
         session = self._session(key)
-        return question, {"session_id": session, "language": language, "hint": hint}
+        options: dict[str, Any] = {"session_id": session, "language": language, "hint": hint}
+        if history is not None:  # only then: a RAG without the keyword keeps working
+            options["history"] = history
+        return question, options
 
     async def _retrieve(self, _id: RequestId, params: dict[str, Any]) -> dict[str, Any]:
         question, options = self._question_params(params)

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from azsdk_rag.errors import AzsdkRagError
+from azsdk_rag.server.admission import Slot
 from azsdk_rag.server.framing import (
     BUSY,
     INTERNAL_ERROR,
@@ -74,8 +75,11 @@ class LegacyConnection:
         limits: Limits,
         stop: asyncio.Future[None],
         peer: str = "?",
+        slot: Slot | None = None,
     ) -> None:
+        """``slot`` is promoted to the main pool once the client has spoken."""
         self._rag = rag
+        self._slot = slot
         self._reader = reader
         self._writer = writer
         self._limits = limits
@@ -87,15 +91,25 @@ class LegacyConnection:
     async def run(self) -> None:
         """Answer messages one at a time until ``exit``, end of stream, idleness or shutdown."""
         try:
+            first = True
             while True:
                 read = asyncio.ensure_future(read_legacy_message(self._reader, self._limits))
+                wait = self._limits.idle_timeout
+                if first:  # a socket that never speaks must not hold a slot for long
+                    wait = min(wait, self._limits.first_message_timeout if self._slot is None
+                               else self._slot.first_message_wait())
                 try:
-                    data = await next_input(read, self._stop, self._limits.idle_timeout)
+                    data = await next_input(read, self._stop, wait)
                 except MessageTooLarge as exc:
                     await self._send(error_text(f"{exc} Please ask a shorter question."))
                     return
                 if data is None:
                     return
+                if first and self._slot is not None and not self._slot.promote():
+                    logger.warning("refusing a legacy client %s: too many connections", self._peer)
+                    await self._send(BUSY)
+                    return
+                first = False
                 if _HTTP_REQUEST.match(data):
                     logger.warning("closing a legacy connection that spoke HTTP: %s", self._peer)
                     return

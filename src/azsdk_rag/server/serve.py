@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import math
 import os
 import signal
 import socket
@@ -26,7 +27,9 @@ from typing import Any
 
 from azsdk_rag.errors import ConfigError
 from azsdk_rag.server import jsonrpc, legacy
+from azsdk_rag.server.admission import MIN_TOKEN_BITS, Admission, token_bits
 from azsdk_rag.server.framing import READ_CHUNK, Limits, Writer
+from azsdk_rag.server.status import StatusCache
 from azsdk_rag.settings import Settings
 from azsdk_rag.types import RagService
 
@@ -58,12 +61,22 @@ def _token(settings: Settings) -> str | None:
 
 
 def check_settings(settings: Settings) -> None:
-    """Refuse an address other machines can reach unless clients must present a token."""
-    if not is_loopback(settings.host) and _token(settings) is None:
+    """Refuse an address other machines can reach unless clients must present a strong token."""
+    if is_loopback(settings.host):
+        return
+    token = _token(settings)
+    where = settings.host or "all interfaces"
+    if token is None:
         raise ConfigError(
-            f"Refusing to serve on {settings.host or 'all interfaces'}, which other machines can "
+            f"Refusing to serve on {where}, which other machines can "
             "reach, without a token: set AZSDK_RAG_TOKEN (JSON-RPC clients send it in "
             "'initialize') or serve on 127.0.0.1."
+        )
+    if token_bits(token) < MIN_TOKEN_BITS:
+        raise ConfigError(
+            f"Refusing to serve on {where} with an AZSDK_RAG_TOKEN that is easy to guess (under "
+            f"{MIN_TOKEN_BITS} bits; 22 random URL-safe characters is the least): set it to the "
+            "output of 'azsdk-rag token'."
         )
 
 
@@ -95,7 +108,10 @@ class Server:
         self._servers: dict[str, asyncio.base_events.Server] = {}
         self._stop: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()  # every connection handler, refused or not
-        self._served = 0
+        self._admission = Admission(self.limits)
+        self._status = StatusCache(rag)
+        self.stdio_connection: jsonrpc.JsonRpcConnection | None = None
+        self.stop_reason: str | None = None
         self._stdio_cleanup: Callable[[], None] | None = None
         self._closed = False
 
@@ -159,12 +175,14 @@ class Server:
             stop=stop,
             info=jsonrpc.ServerInfo(self._info.version, self._info.languages, token=None),
             peer="stdio",
-            finish_on_eof=True,
+            stdio=True,
+            status=self._status,
         )
+        self.stdio_connection = conn
         task = asyncio.create_task(conn.run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(lambda _t: self.stop())
+        task.add_done_callback(lambda _t: self.stop())  # the connection says why it ended
 
     # -- the running server ----------------------------------------------------------------------
 
@@ -185,13 +203,17 @@ class Server:
 
     @property
     def connections(self) -> int:
-        """Connections being served now (refused ones are not counted)."""
-        return self._served
+        """Connections being served now, pending ones included (refused ones are not counted)."""
+        return self._admission.connections
 
-    def stop(self) -> None:
-        """Make :meth:`wait_stopped` return (signal handlers and the end of stdio call this)."""
+    def stop(self, reason: str | None = None) -> None:
+        """Make :meth:`wait_stopped` return (signal handlers and the end of stdio call this).
+
+        ``reason`` (the first one given wins) is what :attr:`stop_reason` reports.
+        """
         stop = self._stop_future()
         if not stop.done():
+            self.stop_reason = reason
             stop.set_result(None)
 
     async def wait_stopped(self) -> None:
@@ -213,15 +235,27 @@ class Server:
         self._tasks.add(task)
         stop = self._stop_future()
         peer = _peer(writer)
+        host = peer.rsplit(":", 1)[0]
         try:
             if stop.done():
                 writer.transport.abort()
                 return
-            if self._served >= self.limits.max_connections:
+            wait = self._admission.locked_out(host) if rpc and self._token else None
+            if wait is not None:
+                logger.warning("refusing %s: too many wrong tokens", peer)
+                await jsonrpc.refuse(
+                    writer,
+                    "Too many wrong tokens from this address; try again in "
+                    f"{math.ceil(wait)} s.",
+                    code=jsonrpc.UNAUTHORIZED,
+                )
+                return
+            slot = await self._admission.enter(host)
+            if slot is None:
                 logger.warning("refusing a connection from %s: too many connections", peer)
                 await (jsonrpc.refuse(writer) if rpc else legacy.refuse(writer))
                 return
-            self._served += 1
+            slot.evict = writer.transport.abort  # a newcomer needs the place of a silent socket
             try:
                 if rpc:
                     conn: Any = jsonrpc.JsonRpcConnection(
@@ -232,14 +266,18 @@ class Server:
                         stop=stop,
                         info=self._info,
                         peer=peer,
+                        status=self._status,
+                        slot=slot,
+                        admission=self._admission,
                     )
                 else:
                     conn = legacy.LegacyConnection(
-                        self._rag, reader, writer, limits=self.limits, stop=stop, peer=peer
+                        self._rag, reader, writer, limits=self.limits, stop=stop, peer=peer,
+                        slot=slot,
                     )
                 await conn.run()
             finally:
-                self._served -= 1
+                slot.release()
         finally:
             self._tasks.discard(task)
 
@@ -286,18 +324,20 @@ async def serve(
     stdio: bool = False,
     ready: Callable[[Server], object] | None = None,
     limits: Limits | None = None,
-) -> None:
+) -> int:
     """Serve ``rag`` until SIGINT/SIGTERM (or, over stdio, ``exit`` or the end of stdin).
 
     ``ready(server)`` is called once listening (``server.addresses`` has the ports). Raises
-    :class:`ConfigError` for an unsafe address or a port in use.
+    :class:`ConfigError` for an unsafe address or a port in use. Returns the exit status: over
+    stdio 0 only when stdin closed or the client sent ``shutdown`` then ``exit``, and the reason
+    is written to stderr either way (the editor that spawned us shows it).
     """
     server = Server(rag, settings, limits=limits)
     loop = asyncio.get_running_loop()
     installed: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, server.stop)
+            loop.add_signal_handler(sig, server.stop, f"received {signal.Signals(sig).name}")
             installed.append(sig)
     try:
         if stdio:
@@ -311,6 +351,14 @@ async def serve(
         for sig in installed:
             loop.remove_signal_handler(sig)
         await server.close()
+    if not stdio:
+        return 0
+    conn = server.stdio_connection
+    reason = server.stop_reason or (conn.end_reason if conn else "it stopped")
+    clean = server.stop_reason is None and conn is not None and conn.clean_exit
+    with contextlib.suppress(OSError, ValueError):
+        print(f"azsdk-rag serve --stdio: exiting: {reason}.", file=sys.stderr, flush=True)
+    return 0 if clean else 1
 
 
 # -- stdio plumbing ------------------------------------------------------------------------------
