@@ -13,7 +13,6 @@ import pytest
 from langchain_core.documents import Document
 
 from azsdk_rag.evidence import PackageEvidence
-from azsdk_rag.ingest.chunking import encoding
 from azsdk_rag.rag import AzureSdkRag
 from azsdk_rag.retrieval import (
     SOURCE_FLOOR,
@@ -28,6 +27,7 @@ from azsdk_rag.retrieval import (
 )
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import Store
+from azsdk_rag.tokens import encoding
 from support.answering import LANGUAGES, distinct, packages, sample_rag, sample_settings
 
 BLOB = {

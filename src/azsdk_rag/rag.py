@@ -31,7 +31,8 @@ from .evidence import EvidenceSource, PackageEvidence, evidence_path, from_chunk
 from .extractive import ExtractiveChatModel
 from .history import Session, SessionStore, topic_terms
 from .languages import language_ids
-from .llms import finish_reason_error, make_chat_model, model_errors
+from .llms import make_chat_model
+from .model_errors import finish_reason_error, model_errors
 from .prompts import condense_prompt
 from .retrieval import to_sources
 from .router import LanguageChoice, LanguageRouter, normalise_history

@@ -133,9 +133,9 @@ class Analysis:
         if winner is not None and (not languages or self._strong_code(winner)):
             languages.add(winner)
         if languages:
-            used = [e for e in self.evidence if e.language in languages and e.weight >= MEDIUM]
+            used = tuple(e for e in self.evidence if e.language in languages and e.weight >= MEDIUM)
             signal: Signal = "code" if all(e.kind != "name" for e in used) else "text"
-            return Decision("decisive", tuple(sorted(languages)), signal, tuple(used))
+            return Decision("decisive", tuple(sorted(languages)), signal, used)
         if self.unsupported:
             return Decision("unsupported", (), "none", ())
         if self.evidence:
@@ -324,7 +324,7 @@ def normalise_history(history: Iterable[HistoryItem] | None) -> list[tuple[Role,
     turns: list[tuple[Role, str]] = []
     for i, item in enumerate(history):
         if isinstance(item, BaseMessage):
-            role = (
+            role: Role | None = (
                 "user"
                 if isinstance(item, HumanMessage)
                 else ("assistant" if isinstance(item, AIMessage) else None)
