@@ -37,16 +37,11 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
 from .embeddings import Embedders
-<<<<<<< HEAD
 from .evidence import PackageEvidence, current, identifiers
-from .ingest.chunking import README_KEY, encoding
+from .ingest.chunking import README_KEY
 from .languages import LANGUAGES
 from .search import Hits, Query, SearchBackend
-=======
-from .ingest.chunking import README_KEY
-from .search import Hits, SearchBackend, embed_query
 from .tokens import encoding
->>>>>>> main
 from .types import Source
 
 PACKAGE_DECAY = 0.5  # weight of a package's 2nd, 3rd ... chunk in its score

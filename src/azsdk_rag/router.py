@@ -209,15 +209,14 @@ def analyse(text: str, *, code_only: bool = False,
 def _table_evidence(text: str, evidence: PackageEvidence) -> list[Evidence]:
     """Identifiers of ``text`` that the READMEs of exactly one registered language show."""
     out: list[Evidence] = []
-    positions = {}
-    for m in _IDENT.finditer(text):
-        positions.setdefault(m.group(0), m)
+    positions: dict[str, tuple[int, int]] = {}
+    for found in _IDENT.finditer(text):
+        positions.setdefault(found.group(0), found.span())
     for ident in evidence.known(text):
         languages = [lang for lang in evidence.languages_of(ident) if lang in LANGUAGES]
         if len(languages) != 1:
             continue
-        m = positions.get(ident)
-        start, end = (m.start(), m.end()) if m else (0, 0)
+        start, end = positions.get(ident, (0, 0))
         name = LANGUAGES[languages[0]].name
         weight = MEDIUM if _parts(ident) >= 3 else WEAK  # AddServiceBusClient, not containerName
         out.append(Evidence(languages[0], weight, "code", f"{ident} (only {name} READMEs)",
