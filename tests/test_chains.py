@@ -16,12 +16,13 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda
 
 from azsdk_rag.chains import ChainFactory, LanguageChains, build_chain
-from azsdk_rag.ingest.chunking import encoding
 from azsdk_rag.languages import Installer, Language, registered
+from azsdk_rag.prompts import CLOSE, HUMAN, OPEN
 from azsdk_rag.rag import AzureSdkRag
 from azsdk_rag.retrieval import AzureSdkRetriever
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import Store
+from azsdk_rag.tokens import encoding
 from support.answering import RecordingChatModel, sample_rag
 
 GO = Language(id="go", name="Go", slash_commands=("/go",), fence_tags=("go",),
@@ -84,7 +85,7 @@ def test_the_prompt_holds_rules_languages_history_excerpts_and_question(
     assert "Azure SDKs (Python)" in system
     assert "ONLY the README excerpts" in system and "do not" in system
     human = model.last_human
-    assert human.startswith("README excerpts:\n[1] ")
+    assert human.startswith(HUMAN.split("{context}")[0] + "[1] ")  # the data block
     assert human.rstrip().endswith("Question: how do I list blobs?")
     for doc in out["docs"]:
         assert f"README: {doc.metadata['url']}" in human
@@ -122,7 +123,7 @@ async def test_async_stream_has_the_same_contract(factory: ChainFactory) -> None
 def test_context_tokens_bound_the_excerpts(rag: AzureSdkRag, model: RecordingChatModel) -> None:
     small = ChainFactory(rag.factory.backend, rag.embedders, model, k=8, context_tokens=200)
     small.chain(["python"]).invoke(inputs("upload a blob"))
-    excerpts = model.last_human.split("README excerpts:\n", 1)[1].rsplit("\n\nQuestion:", 1)[0]
+    excerpts = model.last_human.split(OPEN + "\n", 1)[1].rsplit("\n" + CLOSE, 1)[0]
     assert 0 < len(encoding().encode(excerpts)) <= 200
 
 
@@ -191,7 +192,7 @@ def test_a_registered_language_gets_a_chain_on_first_use(factory: ChainFactory,
         assert "go" in list(chains)
     assert out["docs"] == []  # no Go READMEs in the index
     assert "Azure SDKs (Go)" in model.last_system
-    assert model.last_human.startswith("README excerpts:\n\n")
+    assert model.last_human.startswith(HUMAN.split("{context}")[0] + "\n" + CLOSE)
 
 
 def test_chains_for_a_subset_of_languages(factory: ChainFactory) -> None:

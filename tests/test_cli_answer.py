@@ -98,6 +98,47 @@ def test_ask_prints_the_answer_and_links_every_source(invoke: Callable[..., Resu
     assert "\nSources:\n" not in out
 
 
+@pytest.fixture
+def on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """stdout counts as a terminal (CliRunner's is a pipe); the console is 80 columns wide."""
+    from rich.console import Console
+
+    from azsdk_rag import render
+
+    monkeypatch.setattr(render, "should_render", lambda stream, raw=False: not raw)
+    monkeypatch.setattr(render, "terminal_console",
+                        lambda stream=None: Console(width=80, color_system=None))
+
+
+def test_on_a_terminal_ask_and_chat_render_the_markdown_and_raw_keeps_it(
+        invoke: Callable[..., Result], on_a_terminal: None) -> None:
+    plain = json.loads(invoke("ask", "--json", "/python upload a blob").stdout)["text"]
+    assert "```" in plain and "\n> " in plain  # markdown: fences, the README quoted
+
+    shown = invoke("ask", "/python", "upload", "a", "blob")
+    assert shown.exit_code == 0, shown.output
+    out = shown.stdout
+    assert "```" not in out and "\n> " not in out and "### " not in out  # rendered, not raw
+    assert "▌ " in out  # the README excerpt as a quote
+    assert " pip install azure-storage-blob" in out  # the install block
+    assert "(https://github.com/Azure/azure-sdk-for-python/" in out  # links keep their URL
+    assert all(len(line) <= 80 for line in out.splitlines())
+
+    raw = invoke("ask", "--raw", "/python upload a blob")
+    assert raw.exit_code == 0 and raw.stdout.rstrip("\n") == plain.rstrip("\n")
+
+    chat = invoke("chat", input="/python upload a blob\nexit\n")
+    assert chat.exit_code == 0 and "▌ " in chat.stdout and "```" not in chat.stdout
+    raw_chat = invoke("chat", "--raw", input="/python upload a blob\nexit\n")
+    assert "```" in raw_chat.stdout and "▌ " not in raw_chat.stdout
+
+
+def test_piped_output_is_the_plain_markdown(invoke: Callable[..., Result]) -> None:
+    piped = invoke("ask", "/python upload a blob").stdout  # CliRunner's stdout is no terminal
+    assert "```" in piped and "▌" not in piped
+    assert piped == invoke("ask", "--raw", "/python upload a blob").stdout
+
+
 def test_ask_json_prints_text_route_and_sources(invoke: Callable[..., Result]) -> None:
     result = invoke("ask", "--json", "how do I upload a blob in python?")
 

@@ -12,7 +12,14 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from azsdk_rag.extractive import LABEL, ExtractiveChatModel, compose_answer, parse_excerpts
+from azsdk_rag.extractive import (
+    LABEL,
+    ExtractiveChatModel,
+    compose_answer,
+    escape,
+    parse_excerpts,
+    quote,
+)
 from azsdk_rag.prompts import answer_prompt
 from azsdk_rag.rag import AzureSdkRag
 from azsdk_rag.retrieval import format_context
@@ -53,6 +60,12 @@ def body(doc: Document) -> str:
     return doc.page_content.split("\n\n", 1)[-1].strip()
 
 
+def unquoted(text: str) -> str:
+    """An answer with its blockquote markers taken off: the README text as it was."""
+    return "\n".join(line[2:] if line.startswith("> ") else "" if line == ">" else line
+                     for line in text.splitlines())
+
+
 # -- answers from real excerpts --------------------------------------------------------------------
 
 
@@ -75,16 +88,17 @@ def test_answer_has_label_install_section_code_and_links(rag: AzureSdkRag,
         assert part in text, part
     top = docs[0]
     assert top.metadata["package"] in text
-    assert f"**{top.metadata['section']}**, from [{top.metadata['title']}]" in text
-    assert body(top)[:300] in text  # the most relevant section's own text
+    assert (f"**{escape(top.metadata['section'])}**, quoted from "
+            f"[{escape(top.metadata['title'])}]") in text
+    assert quote(body(top))[:300] in text  # the most relevant section's own text, quoted
     # its code, or else code from another excerpt of the same README
     same = [d for d in docs if d.metadata["package"] == top.metadata["package"]]
     with_code = [d for d in same if "```" in body(d)]
     if with_code:
-        assert body(with_code[0])[:300] in text
+        assert quote(body(with_code[0]))[:300] in text
     for doc in docs:
         assert f"]({doc.metadata['url']})" in text
-    assert text.index(INSTALL[language][0]) < text.index(body(top)[:80])
+    assert text.index(INSTALL[language][0]) < text.index(quote(body(top))[:80])
 
 
 @pytest.mark.parametrize(("language", "fence"), [("java", "```java"), ("javascript", "```ts")])
@@ -94,7 +108,8 @@ def test_the_top_sections_code_is_shown(rag: AzureSdkRag, model: ExtractiveChatM
     assert fence in body(docs[0])
     text = model.invoke(prompt_for(docs, "upload a blob")).text
     code = body(docs[0]).split(fence, 1)[1].split("```", 1)[0]
-    assert fence + code in text
+    assert fence + code in unquoted(text)  # the fence intact inside the quote
+    assert f"> {fence}" in text
 
 
 def test_a_rust_pre_release_is_pinned(rag: AzureSdkRag, model: ExtractiveChatModel) -> None:

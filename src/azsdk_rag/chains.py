@@ -19,7 +19,7 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrou
 
 from .embeddings import Embedders
 from .languages import get_language, language_ids
-from .prompts import answer_prompt
+from .prompts import answer_prompt, as_data
 from .retrieval import AzureSdkRetriever, format_context
 from .search import SearchBackend
 
@@ -37,12 +37,13 @@ def _language_label(languages: Sequence[str]) -> str:
 def prompt_variables(languages: Sequence[str] = (),
                      context_tokens: int = 3000) -> Runnable[dict[str, Any], dict[str, Any]]:
     """``{"question", "history", "docs"}`` -> the prompt's variables, the context formatted
-    within ``context_tokens``: the one step between retrieval and the prompt."""
+    within ``context_tokens`` (as data: see :func:`~azsdk_rag.prompts.as_data`): the one step
+    between retrieval and the prompt."""
     label = _language_label(languages)
     return RunnableLambda(lambda x: {
         "question": x["question"],
         "history": x.get("history") or [],
-        "context": format_context(x["docs"], context_tokens),
+        "context": as_data(format_context(x["docs"], context_tokens)),
         "languages": label,
     }, name="format_context")
 
@@ -78,7 +79,7 @@ class ChainFactory:
 
     def __init__(self, backend: SearchBackend, embedders: Embedders, model: BaseChatModel,
                  prompt: ChatPromptTemplate | None = None, *, k: int = 5,
-                 mode: str = "hybrid", context_tokens: int = 3000):
+                 mode: str = "hybrid", context_tokens: int = 3000, evidence: Any = None):
         self.backend = backend
         self.embedders = embedders
         self.model = model
@@ -86,10 +87,12 @@ class ChainFactory:
         self.k = k
         self.mode = mode
         self.context_tokens = context_tokens
+        self.evidence = evidence  # the index's identifier table (azsdk_rag.evidence)
 
     def retriever(self, languages: Sequence[str] = ()) -> AzureSdkRetriever:
         return AzureSdkRetriever(backend=self.backend, embedders=self.embedders,
-                                 languages=tuple(languages), k=self.k, mode=self.mode)
+                                 languages=tuple(languages), k=self.k, mode=self.mode,
+                                 evidence=self.evidence)
 
     def context_chain(self, languages: Sequence[str] = (), *,
                       retriever: BaseRetriever | None = None,

@@ -182,32 +182,69 @@ _NO_HINT_HELP = "Ignore the manifests in the current directory (Cargo.toml, ...)
 
 
 def _stream_answer(rag: Any, question: str, session_id: str | None, language: str | None,
-                   hint: Any = None) -> None:
+                   hint: Any = None, raw: bool = False) -> None:
+    """Stream one answer: rendered markdown on a terminal, the plain markdown otherwise."""
+    from .render import should_render
+
+    events = rag.stream(question, session_id=session_id, language=language, hint=hint)
+    if should_render(sys.stdout, raw):
+        _render_events(events)
+        return
     from .types import DeltaEvent, DoneEvent, RouteEvent
 
-    for event in rag.stream(question, session_id=session_id, language=language, hint=hint):
+    for event in events:
         if isinstance(event, RouteEvent):
-            langs = ", ".join(event.route.languages) or "all languages"
-            click.secho(f"({langs}: {event.route.reason})", dim=True, err=True)
+            _print_route(event)
         elif isinstance(event, DeltaEvent):
             click.echo(event.text, nl=False)
         elif isinstance(event, DoneEvent):
             if not event.answer.text.endswith("\n"):
                 click.echo()
-            # list only the READMEs the answer does not already link to
-            _print_sources([s for s in event.answer.sources if s.url not in event.answer.text])
+            _print_sources(_unlinked_sources(event.answer))
+
+
+def _print_route(event: Any) -> None:
+    langs = ", ".join(event.route.languages) or "all languages"
+    click.secho(f"({langs}: {event.route.reason})", dim=True, err=True)
+
+
+def _unlinked_sources(answer: Any) -> list[Any]:
+    """Only the READMEs the answer does not already link to."""
+    return [s for s in answer.sources if s.url not in answer.text]
+
+
+def _render_events(events: Any) -> None:
+    """The answer rendered with rich as it streams (see render.py), then its other sources."""
+    from .render import LiveAnswer, terminal_console
+    from .types import DeltaEvent, DoneEvent, RouteEvent
+
+    done = None
+    with LiveAnswer(terminal_console()) as live:
+        for event in events:
+            if isinstance(event, RouteEvent):
+                _print_route(event)
+            elif isinstance(event, DeltaEvent):
+                live.feed(event.text)
+            elif isinstance(event, DoneEvent):
+                done = event
+    if done is not None:
+        _print_sources(_unlinked_sources(done.answer))
+
+
+_RAW_HELP = "Print the answer's markdown as it is, without rendering it on the terminal."
 
 
 @cli.command()
 @click.argument("question", nargs=-1, required=True)
 @click.option("--language", "-l", help="Force a language (python, java, js, dotnet, rust...).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+@click.option("--raw", is_flag=True, help=_RAW_HELP)
 @click.option("--no-hint", is_flag=True, help=_NO_HINT_HELP)
 @click.pass_context
 @friendly
 def ask(ctx: click.Context, question: tuple[str, ...], language: str | None,
-        as_json: bool, no_hint: bool) -> None:
-    """Answer one question (streams to the terminal)."""
+        as_json: bool, raw: bool, no_hint: bool) -> None:
+    """Answer one question (streams; rendered on a terminal, plain markdown when piped)."""
     text = " ".join(question)
     language = _language_id(language)
     hint = _directory_hint(no_hint)
@@ -216,15 +253,16 @@ def ask(ctx: click.Context, question: tuple[str, ...], language: str | None,
             answer = rag.ask(text, language=language, hint=hint)
             click.echo(json.dumps(answer.to_dict(), indent=2))
         else:
-            _stream_answer(rag, text, None, language, hint)
+            _stream_answer(rag, text, None, language, hint, raw)
 
 
 @cli.command()
 @click.option("--language", "-l", help="Force a language for the whole chat.")
+@click.option("--raw", is_flag=True, help=_RAW_HELP)
 @click.option("--no-hint", is_flag=True, help=_NO_HINT_HELP)
 @click.pass_context
 @friendly
-def chat(ctx: click.Context, language: str | None, no_hint: bool) -> None:
+def chat(ctx: click.Context, language: str | None, raw: bool, no_hint: bool) -> None:
     """An interactive chat with history; /python, /js, /java, /dotnet, /rust work; 'exit' ends."""
     language = _language_id(language)
     hint = _directory_hint(no_hint)
@@ -246,7 +284,7 @@ def chat(ctx: click.Context, language: str | None, no_hint: bool) -> None:
             if not text.strip():
                 continue
             try:
-                _stream_answer(rag, text, session, language, hint)
+                _stream_answer(rag, text, session, language, hint, raw)
             except AzsdkRagError as exc:  # keep the chat alive after a model error
                 click.echo(f"error: {exc}", err=True)
 

@@ -4,6 +4,10 @@ It needs no network and no key. It reads the prompt it is given (the excerpts in
 :func:`azsdk_rag.retrieval.format_context`), and answers with the top package's install command,
 the most relevant section's text and code, and the links, clearly labelled as extracted. Because
 it is an ordinary LangChain chat model, the chains treat it exactly like Azure OpenAI.
+
+README text is quoted, never voiced: every excerpt is a blockquote (code fences inside it intact)
+under a source line naming its README, and titles and section names are escaped, so nothing a
+README says ("Ignore previous instructions...") reads as the answer's own words.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from .languages import get_language
+from .prompts import CLOSE, OPEN
 
 LABEL = ("_Extracted from the Azure SDK READMEs "
          "(offline mode: no language model wrote this answer)._")
@@ -47,7 +52,10 @@ class Excerpt:
 def parse_excerpts(text: str) -> tuple[list[Excerpt], str]:
     """The excerpts and the question from a prompt built by ``answer_prompt``."""
     question = ""
-    if "\nQuestion:" in text:
+    if OPEN in text and CLOSE in text:  # prompts.HUMAN: the excerpts are the data block
+        text, tail = text.split(OPEN, 1)[1].rsplit(CLOSE, 1)
+        question = tail.split("Question:", 1)[1] if "Question:" in tail else ""
+    elif "\nQuestion:" in text:  # the bare context, as format_context gives it
         text, question = text.rsplit("\nQuestion:", 1)
     excerpts: list[Excerpt] = []
     lines = text.splitlines()
@@ -69,6 +77,20 @@ def parse_excerpts(text: str) -> tuple[list[Excerpt], str]:
             i += 1
         excerpts.append(Excerpt(m.group("title"), fields, url, "\n".join(body).strip()))
     return excerpts, question.strip()
+
+
+_ESCAPE = re.compile(r"([\\`*\[\]<])")  # what could start a link, code, emphasis or HTML
+
+
+def escape(text: str) -> str:
+    """README text for one line of our own markdown: no link, emphasis, code span or HTML in it."""
+    return _ESCAPE.sub(r"\\\1", " ".join(text.split()))
+
+
+def quote(text: str) -> str:
+    """README text as a markdown blockquote: every line quoted, so fences, HTML and headings in it
+    stay inside the quote (a fence left open closes where the quote ends)."""
+    return "\n".join(f"> {line}".rstrip() for line in text.strip("\n").splitlines())
 
 
 def _has_code(text: str) -> bool:
@@ -105,24 +127,31 @@ def compose_answer(excerpts: list[Excerpt]) -> str:
         mine = [e for e in excerpts if e.language == language]
         top = mine[0]
         same = [e for e in mine if e.package == top.package]
-        parts.append(f"### `{top.package}` ({_display(language)})\n")
+        parts.append(f"### `{top.package.replace('`', '')}` ({escape(_display(language))})\n")
         parts.append(_install(top))
-        section = top.fields.get("section") or "Overview"
-        parts.append(f"**{section}**, from [{top.title}]({top.url}):\n")
-        parts.append(top.body + "\n")
+        section = escape(top.fields.get("section") or "Overview")
+        parts.append(f"**{section}**, quoted from [{escape(top.title)}]({_url(top.url)}):\n")
+        parts.append(quote(top.body) + "\n")
         if not _has_code(top.body):
             code = next((e for e in same[1:] if _has_code(e.body)), None)
             if code:
-                parts.append(f"**{code.fields.get('section') or 'Example'}**:\n")
-                parts.append(code.body + "\n")
+                section = escape(code.fields.get("section") or "Example")
+                parts.append(f"**{section}**, quoted from the same README:\n")
+                parts.append(quote(code.body) + "\n")
     parts.append("**Sources**\n")
     seen: set[str] = set()
     for e in excerpts:
         if e.url in seen:
             continue
         seen.add(e.url)
-        parts.append(f"- [{e.title}]({e.url}): `{e.package}` ({_display(e.language)})")
+        parts.append(f"- [{escape(e.title)}]({_url(e.url)}): `{e.package.replace('`', '')}` "
+                     f"({escape(_display(e.language))})")
     return "\n".join(parts).strip() + "\n"
+
+
+def _url(url: str) -> str:
+    """A link target that cannot end the link early (spaces, parentheses, angle brackets)."""
+    return re.sub(r"[\s()<>]", lambda m: f"%{ord(m.group()):02X}", url)
 
 
 def _pieces(text: str) -> Iterator[str]:
@@ -146,10 +175,14 @@ class ExtractiveChatModel(BaseChatModel):
     def _answer(self, messages: list[BaseMessage]) -> str:
         prompt = next((m for m in reversed(messages) if m.type == "human"), None)
         text = prompt.text if prompt is not None else ""
-        if "README excerpts:" not in text:
+        if OPEN in text and CLOSE in text:  # the data block of prompts.HUMAN
+            data = text
+        elif "README excerpts:" in text:  # a prompt of the earlier, untagged format
+            data = text.split("README excerpts:", 1)[1]
+        else:
             return ("I answer questions about the Azure SDKs from their READMEs, offline. "
                     "Ask about a package or task, e.g. `/python upload a blob`.")
-        excerpts, _question = parse_excerpts(text.split("README excerpts:", 1)[1])
+        excerpts, _question = parse_excerpts(data)
         return compose_answer(excerpts)
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,

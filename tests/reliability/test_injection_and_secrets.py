@@ -86,7 +86,7 @@ def test_instructions_planted_in_a_readme_stay_inside_the_excerpts(
 
     first_user = _text(answers[0].body["messages"][-1]["content"])
     head, question = first_user.split("\n\nQuestion: ", 1)
-    assert head.startswith(HUMAN.split("{context}")[0])  # "README excerpts:\n"
+    assert head.startswith(HUMAN.split("{context}")[0])  # "... <readme_excerpts>\n"
     assert PLANTED_INSTRUCTION in head  # the planted text reached the model as an excerpt...
     assert PLANTED_INSTRUCTION not in question  # ...and nowhere else of our making
     assert question == PLANTED_QUESTION.removeprefix("/python ")

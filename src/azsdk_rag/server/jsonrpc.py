@@ -613,6 +613,7 @@ class JsonRpcConnection:
 
     def _session(self, key: str | None) -> str:
         """The RAG's session id for a client's: namespaced, so clients never share history."""
+        session: str | None
         if key is None:
             session = self._id
         else:
