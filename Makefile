@@ -84,8 +84,11 @@ test-mcp-node: setup
 	  AZSDK_RAG_MCP_CMD='["$(abspath $(BIN))/azsdk-rag","mcp"]' npm test; \
 	else echo "skipping the Node MCP client test: $(EXT_CORPUS) not found"; fi
 
+# ruff; the layers of docs/architecture.md (import-linter: an import pointing up fails); mypy on src/.
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 ## Routing and retrieval quality on the public question set and the real developers' posts.
 eval: setup
@@ -95,5 +98,5 @@ bench: setup
 	AZSDK_RAG_SHARED=$(abspath $(SHARED)) $(BIN)/python -m benchmarks.run_all
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info extension/node_modules extension/out \
+	rm -rf $(VENV) build dist src/*.egg-info extension/node_modules extension/out .mypy_cache \
 	  tests/mcp_node/node_modules

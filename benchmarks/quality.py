@@ -1,6 +1,10 @@
 """Retrieval quality of the default pipeline and its baselines on one question set and one index.
 
-    .venv/bin/python -m benchmarks.quality --index PATH [--questions FILE] [--json-out FILE]
+    .venv/bin/python -m benchmarks.quality --index PATH [--questions FILE ...]
+                                           [--json-out FILE ...]
+
+Several question files (the public set and the real developers' posts) are run on one set of
+systems, built once; each file's results go to the ``--json-out`` path in the same position.
 
 Every system (see benchmarks/baselines.py) answers every question once; the answers are then
 scored by ``azsdk_rag.evaluation.evaluate`` (routing exact match; hit@1, hit@5 and MRR over
@@ -91,35 +95,43 @@ def cli_eval(rag: Any, questions: list[Any]) -> dict[str, Any]:
 
 
 def run(index: Path, questions_file: Path, corpus: Path) -> dict[str, Any]:
+    return run_files(index, [questions_file], corpus)[0]
+
+
+def run_files(index: Path, files: list[Path], corpus: Path) -> list[dict[str, Any]]:
+    """Every system on every question file; the systems are built once."""
     from azsdk_rag.evaluation import load_questions
     from azsdk_rag.ingest.sources import load_corpus
     from azsdk_rag.rag import AzureSdkRag
 
-    questions = load_questions(questions_file)
+    sets = [load_questions(f) for f in files]
     settings = bench_settings(index)
-    started = time.perf_counter()
+    out = []
     with AzureSdkRag(settings) as rag:
         rag.retrieve(rag.route("warm up"), k=1)  # load the models and the index before timing
         readmes = load_corpus([corpus])
         t0 = time.perf_counter()
         systems = build_systems(rag, readmes, settings.model_dir)
         setup_s = time.perf_counter() - t0
-        results = [run_system(s, questions) for s in systems]
-        live = cli_eval(rag, questions)
-    default = next(r for r in results if r["key"] == "default")
-    same = all(live[m] == default[m] for m in METRICS)
-    return {
-        "questions_file": str(questions_file),
-        "questions": len(questions),
-        "retrieval_questions": sum(1 for q in questions if q.packages),
-        "readmes": len(readmes),
-        "k": HEADLINE_K,
-        "systems": results,
-        "cli_eval": {**live, "same_as_default": same},
-        "baseline_setup_s": round(setup_s, 1),
-        "wall_s": round(time.perf_counter() - started, 1),
-        "machine": machine(),
-    }
+        for questions_file, questions in zip(files, sets, strict=True):
+            started = time.perf_counter()
+            results = [run_system(s, questions) for s in systems]
+            live = cli_eval(rag, questions)
+            default = next(r for r in results if r["key"] == "default")
+            same = all(live[m] == default[m] for m in METRICS)
+            out.append({
+                "questions_file": str(questions_file),
+                "questions": len(questions),
+                "retrieval_questions": sum(1 for q in questions if q.packages),
+                "readmes": len(readmes),
+                "k": HEADLINE_K,
+                "systems": results,
+                "cli_eval": {**live, "same_as_default": same},
+                "baseline_setup_s": round(setup_s, 1),
+                "wall_s": round(time.perf_counter() - started, 1),
+                "machine": machine(),
+            })
+    return out
 
 
 def print_table(data: dict[str, Any]) -> None:
@@ -139,15 +151,20 @@ def print_table(data: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, required=True, help="an ingested embedded store")
-    parser.add_argument("--questions", type=Path, default=QUESTIONS)
+    parser.add_argument("--questions", type=Path, nargs="+", default=[QUESTIONS])
     parser.add_argument("--corpus", type=Path, default=SHARED / "corpus")
-    parser.add_argument("--json-out", type=Path, help="write the results here")
+    parser.add_argument("--json-out", type=Path, nargs="+", default=[],
+                        help="write each file's results here (one path per questions file)")
     args = parser.parse_args(argv)
-    data = run(args.index, args.questions, args.corpus)
-    if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(data, indent=1), "utf-8")
-    print_table(data)
+    if args.json_out and len(args.json_out) != len(args.questions):
+        parser.error("give one --json-out path per --questions file")
+    results = run_files(args.index, args.questions, args.corpus)
+    for i, data in enumerate(results):
+        if args.json_out:
+            args.json_out[i].parent.mkdir(parents=True, exist_ok=True)
+            args.json_out[i].write_text(json.dumps(data, indent=1), "utf-8")
+        print(f"\n{Path(data['questions_file']).name}")
+        print_table(data)
     return 0
 
 

@@ -73,9 +73,14 @@ def run(args: argparse.Namespace) -> None:
             step("ingest", "speed", ["ingest", "--index", str(index), "--corpus",
                                      str(args.corpus), "--json-out", str(out / "ingest.json")],
                  timings)
-        step("quality", "quality", ["--index", str(index), "--questions", str(args.questions),
-                                    "--corpus", str(args.corpus),
-                                    "--json-out", str(out / "quality.json")], timings)
+        files, outs = [str(args.questions)], [str(out / "quality.json")]
+        if args.real and args.real.exists():
+            files.append(str(args.real))
+            outs.append(str(out / "quality-real.json"))
+        elif (out / "quality-real.json").exists():
+            (out / "quality-real.json").unlink()  # a stale table would look current
+        step("quality", "quality", ["--index", str(index), "--questions", *files,
+                                    "--corpus", str(args.corpus), "--json-out", *outs], timings)
         step("speed", "speed", ["query", "--index", str(index), "--questions",
                                 str(args.questions), "--json-out", str(out / "speed.json")],
              timings)
@@ -285,6 +290,40 @@ def quality_section(q: dict[str, Any]) -> list[str]:
     return lines
 
 
+def real_section(q: dict[str, Any]) -> list[str]:
+    """The real developers' posts: every system's routing, hit@1, hit@5 and MRR, overall and by
+    language and tag."""
+    systems = q["systems"]
+    lines = [
+        "## Real developers' questions", "",
+        f"{q['questions']} posts from GitHub issues and Q&A threads (`"
+        f"{Path(q['questions_file']).name}`, {q['retrieval_questions']} with expected packages), "
+        "shortened in the posters' own words: pasted code, stack traces and typos kept. Same "
+        "systems, index and scoring as above.", "",
+        "| system | routing | hit@1 | hit@5 | MRR | p50 ms |", "|---|---|---|---|---|---|"]
+    for s in systems:
+        bold = "**" if s["key"] == "default" else ""
+        lines.append(f"| {bold}{s['key']}{bold} | {_f(s['routing_accuracy'])} | "
+                     f"{_f(s['hit_at_1'])} | {_f(s['hit_at_5'])} | {_f(s['mrr'])} | "
+                     f"{s['latency_ms']['p50']:.1f} |")
+    lines.append("")
+    default = next(s for s in systems if s["key"] == "default")
+    for title, field in (("By language", "by_language"), ("By tag", "by_tag")):
+        lines += [f"### Real posts {title.lower()} (routing / hit@1 / hit@5 / MRR)", "",
+                  "| " + " | ".join(["group", "n", *[s["key"] for s in systems]]) + " |",
+                  "|" + "---|" * (len(systems) + 2)]
+        for g in default[field]:
+            n = default[field][g]["questions"]
+            cells = []
+            for s in systems:
+                m = s[field].get(g)
+                cells.append("–" if not m else " / ".join(
+                    _f(m[key], 2) for key in ("routing_accuracy", "hit_at_1", "hit_at_5", "mrr")))
+            lines.append(f"| {g} | {n} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
 def speed_section(speed: dict[str, Any] | None, ingest: dict[str, Any] | None) -> list[str]:
     lines = ["## Speed", ""]
     if ingest:
@@ -387,6 +426,9 @@ def write_report(out: Path) -> Path:
         f"{loads}): latencies move with that load, so compare them within one report.", ""]
     if quality:
         lines += quality_section(quality)
+    real = _load(out, "quality-real.json")
+    if real:
+        lines += real_section(real)
     lines += speed_section(speed, ingest)
     lines += scale_section(scale)
     socket_txt = out / "socket.txt"
@@ -429,6 +471,8 @@ def write_report(out: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=Path, default=SHARED / "eval" / "questions.jsonl")
+    parser.add_argument("--real", type=Path, default=SHARED / "eval" / "real-questions.jsonl",
+                        help="real developers' posts, reported in a section of their own")
     parser.add_argument("--corpus", type=Path, default=SHARED / "corpus")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 16])

@@ -16,13 +16,13 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda
 
 from azsdk_rag.chains import ChainFactory, LanguageChains, build_chain
-from azsdk_rag.ingest.chunking import encoding
 from azsdk_rag.languages import Installer, Language, registered
 from azsdk_rag.prompts import CLOSE, HUMAN, OPEN
 from azsdk_rag.rag import AzureSdkRag
 from azsdk_rag.retrieval import AzureSdkRetriever
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import Store
+from azsdk_rag.tokens import encoding
 from support.answering import RecordingChatModel, sample_rag
 
 GO = Language(id="go", name="Go", slash_commands=("/go",), fence_tags=("go",),

@@ -14,10 +14,10 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
 from azsdk_rag.history import SessionStore, count_tokens, key_terms, topic_terms
-from azsdk_rag.ingest.chunking import encoding
 from azsdk_rag.rag import AzureSdkRag
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import Store
+from azsdk_rag.tokens import encoding
 from support.answering import QuerySpy, RecordingChatModel, sample_rag, sample_settings
 from support.azure_openai_server import AzureOpenAIServer, Reply, message_text
 

@@ -19,16 +19,11 @@ import pytest
 from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
 from langchain_openai import AzureChatOpenAI, AzureOpenAIEmbeddings, ChatOpenAI
 
+from azsdk_rag.azure_auth import ENTRA_SCOPE
+from azsdk_rag.embeddings import make_azure_embeddings
 from azsdk_rag.errors import ConfigError, ModelError
-from azsdk_rag.llms import (
-    ENTRA_SCOPE,
-    chat_backend,
-    finish_reason_error,
-    friendly_model_error,
-    make_azure_embeddings,
-    make_chat_model,
-    model_errors,
-)
+from azsdk_rag.llms import chat_backend, make_chat_model
+from azsdk_rag.model_errors import finish_reason_error, friendly_model_error, model_errors
 from azsdk_rag.settings import Settings
 from support.azure_openai_server import AzureOpenAIServer, Reply, split_chunks
 

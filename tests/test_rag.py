@@ -19,7 +19,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
-from azsdk_rag.embeddings import EmbedderInfo, Embedders
+from azsdk_rag.embeddings import Embedders
 from azsdk_rag.errors import ConfigError, EmbedderMismatchError, EmptyIndexError
 from azsdk_rag.extractive import LABEL
 from azsdk_rag.languages import Installer, Language, names, registered
@@ -30,6 +30,7 @@ from azsdk_rag.types import (
     Answer,
     DeltaEvent,
     DoneEvent,
+    EmbedderInfo,
     Event,
     Route,
     RouteEvent,

@@ -12,16 +12,22 @@ from collections.abc import Callable, Iterator
 import pytest
 from langchain_core.documents import Document
 
-from azsdk_rag.ingest.chunking import encoding
+from azsdk_rag.evidence import PackageEvidence
 from azsdk_rag.rag import AzureSdkRag
 from azsdk_rag.retrieval import (
+    SOURCE_FLOOR,
     diversify,
+    focus,
     format_context,
+    lift_support,
+    package_bonus,
     rank_packages,
     to_sources,
+    topics,
 )
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import Store
+from azsdk_rag.tokens import encoding
 from support.answering import LANGUAGES, distinct, packages, sample_rag, sample_settings
 
 BLOB = {
@@ -226,7 +232,7 @@ def test_every_excerpt_names_package_section_and_readme_url(many_docs: list[Docu
 
 
 def test_to_sources_gives_one_source_per_readme_in_order(many_docs: list[Document]) -> None:
-    sources = to_sources(many_docs)
+    sources = to_sources(many_docs, floor=0.0)
     assert [(s.language, s.package) for s in sources] == distinct(packages(many_docs))
     for source in sources:
         first = next(d for d in many_docs
@@ -274,3 +280,81 @@ def test_diversify_caps_chunks_per_package_and_fills_k() -> None:
     # one package only: at most max_per_package chunks, even if k is larger
     assert len(diversify(hits[:10], k=5, max_per_package=2)) == 2
     assert len(diversify(hits, k=5, max_per_package=1)) == 3
+
+
+# -- the question's own evidence -------------------------------------------------------------------
+
+
+def test_sources_below_the_floor_of_the_best_are_left_out() -> None:
+    docs = [Document(page_content="x", metadata={"language": "python", "package": p,
+                                                 "package_score": score})
+            for p, score in (("best", 0.04), ("close", 0.03), ("far", 0.04 * SOURCE_FLOOR * 0.9))]
+    assert [s.package for s in to_sources(docs)] == ["best", "close"]
+    assert [s.package for s in to_sources(docs, floor=0.0)] == ["best", "close", "far"]
+
+
+def test_a_short_question_is_searched_as_it_is() -> None:
+    assert focus("upload a blob with python") == ("upload a blob with python",) * 2
+
+
+def test_a_long_post_is_embedded_on_its_title_and_questions() -> None:
+    listing = "\n".join(f"    at com.example.Worker.step{i}(Worker.java:{i})" for i in range(40))
+    post = ("Upload fails with a timeout. We run a nightly job that copies files and it worked "
+            "for months without any trouble at all until the last release of the library. "
+            f"Here is the trace:\n{listing}\nHow do I raise the timeout of the client? "
+            "Thanks a lot for any help on this one.")
+    dense, sparse = focus(post)
+    assert dense == "Upload fails with a timeout. How do I raise the timeout of the client?"
+    assert sparse == post
+
+
+def test_a_spelled_package_name_and_a_rare_identifier_add_score() -> None:
+    hits = [_hit("python", "azure-mgmt-compute", 0, 0.027), _hit("python", "azure-mgmt-network", 0,
+                                                              0.03)]
+    table = PackageEvidence({("python", "azure-mgmt-compute"): ["ComputeManagementClient"],
+                             ("python", "azure-mgmt-network"): ["NetworkManagementClient"],
+                             ("javascript", "@azure/arm-compute"): ["ComputeManagementClient"]})
+    bonus = package_bonus("ComputeManagementClient(credential) fails", hits, table, ["python"])
+    assert set(bonus) == {("python", "azure-mgmt-compute")}  # javascript is not routed
+    assert bonus[("python", "azure-mgmt-compute")] > 0
+    spelled = package_bonus("pip install azure-mgmt-compute", hits, None, ["python"])
+    assert set(spelled) == {("python", "azure-mgmt-compute")}
+    ranked = rank_packages(hits, bonus)
+    assert ranked[0][0] == ("python", "azure-mgmt-compute")
+    assert package_bonus("azure-mgmt-compute-extra", hits, None, ["python"]) == {}
+
+
+def test_a_cross_cutting_question_lifts_the_languages_support_readme() -> None:
+    assert topics("how do I set the retry policy and a proxy?") == ["core"]
+    assert "identity" in topics("which credential for managed identity?")
+    hits = [_hit("python", "azure-storage-blob", 0, 0.05), _hit("python", "azure-ai-agents", 0,
+                                                               0.04),
+            _hit("python", "azure-storage-queue", 0, 0.03), _hit("python", "azure-core", 0, 0.02)]
+    ranked = lift_support(rank_packages(hits), "blob upload retries", ["python"])
+    assert [key[1] for key, _s, _i in ranked][:2] == ["azure-storage-blob", "azure-core"]
+    same = lift_support(rank_packages(hits), "blob upload", ["python"])
+    assert [key[1] for key, _s, _i in same][1] == "azure-ai-agents"
+
+
+def test_a_management_question_prefers_the_service_it_names() -> None:
+    from azsdk_rag.retrieval import is_management, management_bonus, service_words
+
+    assert is_management("create a storage account from code")
+    assert is_management("new ComputeManagementClient(credential, subscriptionId)")
+    assert not is_management("upload a file to a blob container")
+    assert service_words("azure-mgmt-storage") == ["storage"]
+    assert service_words("@azure/arm-postgresql-flexible") == ["postgresql", "flexible"]
+    assert service_words("Azure.ResourceManager") == ["resource"]
+    assert service_words("azure-storage-blob") == []
+
+    def hit(package: str, plane: str) -> tuple[Document, float]:
+        return Document(page_content=package, metadata={"language": "python", "package": package,
+                                                        "plane": plane, "_id": package}), 0.01
+
+    hits = [hit("azure-storage-blob", "data"), hit("azure-mgmt-storage", "mgmt"),
+            hit("azure-mgmt-compute", "mgmt")]
+    assert set(management_bonus("create a storage account", hits)) == {
+        ("python", "azure-mgmt-storage")}
+    assert set(management_bonus("list the VMs in a resource group", hits)) == {
+        ("python", "azure-mgmt-compute")}
+    assert management_bonus("storage account connection string for blobs", hits) == {}

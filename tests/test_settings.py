@@ -75,3 +75,35 @@ def test_secrets_hidden_in_repr() -> None:
 def test_bad_values_rejected(field: str, value: object) -> None:
     with pytest.raises(ValidationError):
         Settings(**{field: value})
+
+
+def test_the_readme_settings_table_is_generated_from_settings() -> None:
+    """Adding, renaming or re-describing a setting fails here until the README says so too."""
+    from azsdk_rag.settings import environment_variable, markdown_table, with_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    assert with_table(readme) == readme, (
+        "README.md's settings table differs from Settings: run "
+        "'python -m azsdk_rag.settings --update README.md'")
+    table = markdown_table()
+    assert table.count("\n") == len(Settings.model_fields) + 2
+    assert "| `azure_openai_api_key` | `AZURE_OPENAI_API_KEY` | unset |" in table
+    assert "| `top_k` | `AZSDK_RAG_TOP_K` | `5` | Chunks handed to the model. |" in table
+    assert environment_variable("openai_api_version") == "OPENAI_API_VERSION"
+    with pytest.raises(ValueError, match="markers"):
+        with_table("no table here")
+
+
+def test_the_settings_command_prints_and_updates_the_table(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    from azsdk_rag.settings import TABLE_END, TABLE_START, main, markdown_table
+
+    assert main(["--markdown"]) == 0
+    assert capsys.readouterr().out == markdown_table()
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{TABLE_START}\n| stale |\n{TABLE_END}\nafter\n", "utf-8")
+    assert main(["--update", str(readme)]) == 0
+    expected = f"# x\n{TABLE_START}\n{markdown_table()}{TABLE_END}\nafter\n"
+    assert readme.read_text("utf-8") == expected
+    assert main(["--update", str(tmp_path / "missing.md")]) == 1
+    assert "Cannot update" in capsys.readouterr().err

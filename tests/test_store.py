@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from qdrant_client import models
 
-from azsdk_rag.embeddings import EmbedderInfo
 from azsdk_rag.errors import EmbedderMismatchError, EmptyIndexError, StoreError, StoreLockedError
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import DENSE, RECORD_KEY, SPARSE, Store
+from azsdk_rag.types import EmbedderInfo
 from support.ingest_fixtures import closed_port, store_held_by_another_process
 
 INFO = EmbedderInfo("test/dense-4", 4, "Qdrant/bm25")

@@ -79,7 +79,7 @@ class ChainFactory:
 
     def __init__(self, backend: SearchBackend, embedders: Embedders, model: BaseChatModel,
                  prompt: ChatPromptTemplate | None = None, *, k: int = 5,
-                 mode: str = "hybrid", context_tokens: int = 3000):
+                 mode: str = "hybrid", context_tokens: int = 3000, evidence: Any = None):
         self.backend = backend
         self.embedders = embedders
         self.model = model
@@ -87,10 +87,12 @@ class ChainFactory:
         self.k = k
         self.mode = mode
         self.context_tokens = context_tokens
+        self.evidence = evidence  # the index's identifier table (azsdk_rag.evidence)
 
     def retriever(self, languages: Sequence[str] = ()) -> AzureSdkRetriever:
         return AzureSdkRetriever(backend=self.backend, embedders=self.embedders,
-                                 languages=tuple(languages), k=self.k, mode=self.mode)
+                                 languages=tuple(languages), k=self.k, mode=self.mode,
+                                 evidence=self.evidence)
 
     def context_chain(self, languages: Sequence[str] = (), *,
                       retriever: BaseRetriever | None = None,

@@ -11,32 +11,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_qdrant import SparseEmbeddings, SparseVector
 
+from .azure_auth import azure_auth
 from .errors import ConfigError
 from .settings import Settings
+from .types import EmbedderInfo
+
+if TYPE_CHECKING:
+    from langchain_openai import AzureOpenAIEmbeddings
 
 # Folder names the shared model copies use, beside the default "last segment of the name" rule.
 _FOLDER_ALIASES = {"sentence-transformers/all-MiniLM-L6-v2": ("all-MiniLM-L6-v2-onnx",)}
-
-
-@dataclass(frozen=True)
-class EmbedderInfo:
-    """What built a collection; recorded in it so a mismatched embedder is refused, not misused."""
-
-    dense_model: str
-    dense_dim: int
-    sparse_model: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"dense_model": self.dense_model, "dense_dim": self.dense_dim,
-                "sparse_model": self.sparse_model}
-
-    def describe(self) -> str:
-        return f"{self.dense_model} ({self.dense_dim}-d) + {self.sparse_model}"
 
 
 def local_model_path(model_dir: Path | None, model_name: str) -> Path | None:
@@ -130,6 +119,27 @@ class FastEmbedBM25(SparseEmbeddings):
             return self._convert(self._model.query_embed(text))[0]
 
 
+def make_azure_embeddings(settings: Settings) -> AzureOpenAIEmbeddings:
+    """Azure OpenAI embeddings on ``settings.embedding_deployment``; key or Entra ID as for chat."""
+    if not settings.azure_openai_endpoint:
+        raise ConfigError(
+            "Azure OpenAI embeddings need the Azure OpenAI endpoint: set AZURE_OPENAI_ENDPOINT."
+        )
+    from langchain_openai import AzureOpenAIEmbeddings
+
+    # azure_deployment, api_version and timeout are the documented names (pydantic aliases).
+    return AzureOpenAIEmbeddings(  # type: ignore[call-arg]
+        azure_endpoint=settings.azure_openai_endpoint,
+        azure_deployment=settings.embedding_deployment,
+        # A deployment is usually named after its model: that picks tiktoken's encoding.
+        model=settings.embedding_deployment,
+        api_version=settings.openai_api_version,
+        timeout=settings.request_timeout,
+        max_retries=settings.max_retries,
+        **azure_auth(settings),
+    )
+
+
 @dataclass
 class Embedders:
     """The pair every point and every query is embedded with."""
@@ -143,8 +153,6 @@ def make_embedders(settings: Settings) -> Embedders:
     """Build the dense + sparse embedders the settings ask for."""
     sparse = FastEmbedBM25(settings.sparse_model, settings.model_dir)
     if settings.embeddings == "azure":
-        from .llms import make_azure_embeddings
-
         dense: Embeddings = make_azure_embeddings(settings)
         name = f"azure-openai:{settings.embedding_deployment}"
         dim = len(dense.embed_query("dimension probe"))

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from .ingest.chunking import encoding
 from .languages import slash_command
+from .tokens import encoding
 
 _STOP = frozenset(
     "a an and are as at be but by can could do does did for from how i if in into is it its me my "

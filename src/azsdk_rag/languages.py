@@ -156,6 +156,10 @@ class Language:
     """Editor language ids (VS Code's ``languageId``) of this language's source files."""
     manifests: tuple[str, ...] = ()
     """Project manifest file names, or ``fnmatch`` patterns such as ``*.csproj``."""
+    support_packages: tuple[tuple[str, str], ...] = ()
+    """``(topic, package)`` pairs: the READMEs that answer cross-cutting questions (``core``:
+    retries, proxies, timeouts, HTTP transport, mocking; ``logging``; ``identity``:
+    credentials), whichever service the question names."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9_-]*", self.id):
@@ -197,6 +201,11 @@ class Language:
             return False
         return re.fullmatch(self.package_pattern, package) is not None
 
+    def support_package(self, topic: str) -> str | None:
+        """The package answering ``topic`` questions (``logging`` falls back to ``core``)."""
+        found = dict(self.support_packages)
+        return found.get(topic) or (found.get("core") if topic == "logging" else None)
+
     def has_manifest(self, file_name: str) -> bool:
         """Whether ``file_name`` (a base name) is one of this ecosystem's project manifests."""
         return any(fnmatch.fnmatch(file_name.lower(), m.lower()) for m in self.manifests)
@@ -219,6 +228,7 @@ PYTHON = Language(
     installer=Installer("pip install {package}", pinned="pip install {package}=={version}"),
     editor_ids=("python",),
     manifests=("pyproject.toml", "requirements.txt", "setup.py", "Pipfile"),
+    support_packages=(("core", "azure-core"), ("identity", "azure-identity")),
     cues=(
         names(
             "Python", "python3", "CPython", "PyPI", "pip", "pip3", "pipx", "pipenv", "conda",
@@ -231,6 +241,7 @@ PYTHON = Language(
         Cue(r"(?<![\w@/.-])azure-mgmt\b", label="azure-mgmt-*"),
         Cue(r"\b\w+\.py\b", label=".py file"),
         Cue(_HYPHEN_PACKAGE, weight=WEAK),
+        Cue(r"(?<![\w@/.-])azure-[a-z0-9]+(?:-[a-z0-9]+)*\s*(?:==|~=|>=)\s*\d", label="pip pin"),
         code(r"\bfrom\s+[a-z_][\w]*(?:\.\w+)*\s+import\s+[\w(*]", label="Python import"),
         code(r"(?<![\w.@/-])import\s+azure\.[a-z]", label="Python import"),
         code(
@@ -284,6 +295,10 @@ JAVASCRIPT = Language(
         "javascript", "typescript", "javascriptreact", "typescriptreact", "vue", "svelte",
     ),
     manifests=("package.json",),
+    support_packages=(
+        ("core", "@azure/core-rest-pipeline"), ("logging", "@azure/logger"),
+        ("identity", "@azure/identity"),
+    ),
     cues=(
         names(
             "JavaScript", "TypeScript", "JS", "ECMAScript", "Node.js", "NodeJS", "Deno", "npm",
@@ -330,7 +345,7 @@ JAVASCRIPT = Language(
         code(r"\bexport\s+(?:default|const|function|async|class|interface|type)\b", label="export"),
         code(r"\bfunction\*?(?:\s+\w+)?\s*\([^)\n]*\)\s*[{:]", label="function"),
         code(r"\bfor\s+await\s*\(", label="for await"),
-        code(r"\(\s*\{\s*[A-Za-z_]\w*\s*:", weight=MEDIUM, label="options object"),
+        code(r"[(,]\s*\{\s*[A-Za-z_]\w*\s*:(?!:)", weight=MEDIUM, label="options object"),
         code(r"\bawait\s+[\w.]*\.[a-z]+[A-Z]\w*\(", label="await camelCase call"),
         code(r"\bnew\s+Promise\b|\bPromise<", label="Promise"),
         code(r"\bPromise\b", weight=MEDIUM),
@@ -374,6 +389,7 @@ JAVA = Language(
     ),
     editor_ids=("java", "kotlin", "groovy"),
     manifests=("pom.xml", "build.gradle", "build.gradle.kts"),
+    support_packages=(("core", "azure-core"), ("identity", "azure-identity")),
     cues=(
         names(
             "Java", "Kotlin", "Scala", "Groovy", "JVM", "JDK", "JRE", "OpenJDK", "Maven", "mvn",
@@ -395,6 +411,12 @@ JAVA = Language(
         Cue(r"<(?:groupId|artifactId|dependency)>", label="Maven <dependency>"),
         Cue(r"(?<![\w.])com\.(?:microsoft\.)?azure\b", label="com.azure"),
         Cue(r"(?<![\w@/.-])azure-resourcemanager\b", label="azure-resourcemanager"),
+        # Maven/Gradle coordinates: group:artifact:version or artifact:version (pip pins '==').
+        Cue(
+            r"(?<![\w@/.-])(?:[a-z][\w-]*(?:\.[a-z][\w-]*)+:)?azure-[a-z0-9]+(?:-[a-z0-9]+)*:"
+            r"\d+\.\d+",
+            label="Maven coordinates",
+        ),
         Cue(r"\b\w+\.(?:java|kt|kts|jar)\b", label=".java file"),
         Cue(_HYPHEN_PACKAGE, weight=WEAK),
         code(r"\bimport\s+(?:static\s+)?[a-z]\w*(?:\.\w+)+(?:\.\*)?\s*;", label="Java import"),
@@ -425,6 +447,12 @@ JAVA = Language(
             label="Java exception",
         ),
         code(r"Caused by: ", weight=MEDIUM, label="Caused by:"),
+        # An exception class in a lower-case dotted package (javax.net.ssl.SSLHandshakeException,
+        # sun.security...SunCertPathBuilderException) is Java's shape; C# namespaces are
+        # PascalCase, Python's errors end in "Error".
+        code(r"\b[a-z][a-z0-9]*(?:\.[a-z][a-z0-9]*)+\.[A-Z]\w*Exception\b",
+             label="Java exception"),
+        code(r"\b[A-Z]\w*[a-z]Exception\b", weight=WEAK, label="...Exception"),
         code(_CAMEL + r"(?=\s*\()", weight=WEAK, label="camelCase call"),
     ),
 )
@@ -442,6 +470,7 @@ DOTNET = Language(
     ),
     editor_ids=("csharp", "fsharp", "vb"),
     manifests=("*.csproj", "*.fsproj", "*.vbproj", "*.sln", "*.slnx"),
+    support_packages=(("core", "Azure.Core"), ("identity", "Azure.Identity")),
     cues=(
         names(
             "C#", "C-sharp", "csharp", "F#", "fsharp", "VB.NET", ".NET", "dotnet", "ASP.NET",
@@ -478,10 +507,24 @@ DOTNET = Language(
         code(
             r"\b(?:RequestFailedException|AuthenticationFailedException)\b", label=".NET exception"
         ),
+        code(r"\b[A-Z]\w*[a-z]Exception\b", weight=WEAK, label="...Exception"),
         code(
             r"\bSystem\.\w+(?:\.\w+)*Exception\b|\bin\s+\S+\.cs:line\s+\d+", label=".NET exception"
         ),
         code(r"\b(?:CS|NU|MSB)\d{4}\b", label="compiler error code"),
+        # .NET naming: interfaces are I + PascalCase (IServiceProvider, ITopicClient), static
+        # members PascalCase (TableQuery.GenerateFilterCondition(...)), and object initializers
+        # set properties with "=" (new SearchOptions { Size = 10 }).
+        code(r"\bI[A-Z][a-z]{2,}\w*\b", weight=MEDIUM, label="C# interface name"),
+        code(r"\b[A-Z]\w*\.[A-Z][a-z]+[A-Z]\w*\(", weight=MEDIUM, label="PascalCase static call"),
+        code(
+            r"\bnew\s+[A-Z][\w.]*(?:<[^<>\n]*>)?(?:\([^()\n]*(?:\([^()\n]*\)[^()\n]*)*\))?\s*"
+            r"\{\s*[A-Z]\w*\s*=(?!=)",
+            label="C# object initializer",
+        ),
+        Cue(
+            r"(?<![\w.])WindowsAzure\.[A-Z]\w+", label="WindowsAzure.* package", case_sensitive=True
+        ),
         code(r"\bstring\s+[a-z]\w*\s*=", weight=MEDIUM, label="string x ="),
         code(
             r"\[(?:Fact|Theory|TestMethod|FunctionName|Function)\b",
@@ -501,6 +544,7 @@ RUST = Language(
     installer=Installer("cargo add {package}", pinned="cargo add {package}@{version}"),
     editor_ids=("rust",),
     manifests=("Cargo.toml",),
+    support_packages=(("core", "azure_core"), ("identity", "azure_identity")),
     cues=(
         names(
             "Rust", "rustc", "rustup", "rustls", "rust-analyzer", "cargo", "Cargo.toml",

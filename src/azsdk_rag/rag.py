@@ -27,10 +27,12 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from .chains import ChainFactory, LanguageChains
 from .embeddings import Embedders, make_embedders
 from .errors import EmptyIndexError, ModelError
+from .evidence import EvidenceSource, PackageEvidence, evidence_path, from_chunks
 from .extractive import ExtractiveChatModel
 from .history import Session, SessionStore, topic_terms
 from .languages import language_ids
-from .llms import finish_reason_error, make_chat_model, model_errors
+from .llms import make_chat_model
+from .model_errors import finish_reason_error, model_errors
 from .prompts import condense_prompt
 from .retrieval import to_sources
 from .router import LanguageChoice, LanguageRouter, normalise_history
@@ -76,25 +78,44 @@ class AzureSdkRag:
             self.model: BaseChatModel = model or make_chat_model(self.settings) \
                 or ExtractiveChatModel()
             self.uses_llm = not isinstance(self.model, ExtractiveChatModel)
+            self.evidence = self._evidence_source()
             self.router: Runnable = router or self._default_router()
             self.factory = ChainFactory(
                 make_backend(self.store, self.embedders), self.embedders, self.model, prompt,
                 k=self.settings.top_k, mode=self.settings.retrieval_mode,
-                context_tokens=self.settings.context_tokens)
+                context_tokens=self.settings.context_tokens, evidence=self.evidence)
         except BaseException:  # a failed start must not keep the embedded store locked
             self.close()
             raise
         self.chains = LanguageChains(self.factory)
         self.sessions = SessionStore(self.settings.history_tokens)
 
+    def _evidence_source(self) -> EvidenceSource:
+        """The index's identifier table: its file beside the embedded index, else (a server,
+        ``:memory:``, an index ingested before the table existed) built from the chunks."""
+        path = None if self.settings.uses_server else evidence_path(
+            self.settings.qdrant_path, self.settings.collection)
+
+        def from_index() -> PackageEvidence:
+            with store_errors(self.settings):
+                return from_chunks(
+                    ((p.payload or {}).get("metadata", {}).get("language", ""),
+                     (p.payload or {}).get("metadata", {}).get("package", ""),
+                     (p.payload or {}).get("page_content", ""))
+                    for p in self.store.scroll_payloads(["page_content", "metadata.language",
+                                                         "metadata.package"]))
+        return EvidenceSource(path, from_index)
+
     def _default_router(self) -> LanguageRouter:
-        """Rules; with an LLM, an LLM classifier for the inputs the rules find ambiguous."""
+        """Rules (with the index's identifier table); with an LLM, an LLM classifier for the
+        inputs the rules find ambiguous."""
         if not self.uses_llm:
-            return LanguageRouter()
+            return LanguageRouter(evidence=self.evidence)
         try:
-            return LanguageRouter(classifier=self.model.with_structured_output(LanguageChoice))
+            return LanguageRouter(classifier=self.model.with_structured_output(LanguageChoice),
+                                  evidence=self.evidence)
         except NotImplementedError:
-            return LanguageRouter()
+            return LanguageRouter(evidence=self.evidence)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> AzureSdkRag:
@@ -275,6 +296,14 @@ class AzureSdkRag:
         data["retrieval_mode"] = self.settings.retrieval_mode
         data["languages_available"] = list(language_ids())
         return data
+
+    def index_version(self) -> Any:
+        """A cheap identity of what the index holds (the store's ``generation``), or ``None``
+        when the store has none: the server reuses :meth:`status` while it is unchanged."""
+        try:
+            return getattr(self.store, "generation", None)
+        except NotImplementedError:
+            return None
 
     # -- LCEL ----------------------------------------------------------------------------------
     @property

@@ -30,10 +30,12 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializa
 from langchain_core.runnables.config import patch_config
 from pydantic import BaseModel, ConfigDict, Field
 
+from azsdk_rag.evidence import PackageEvidence, current
 from azsdk_rag.languages import (
     LANGUAGES,
     MEDIUM,
     STRONG,
+    WEAK,
     editor_language,
     fence_language,
     manifest_languages,
@@ -53,6 +55,8 @@ _FENCE_TAG = re.compile(r"^[ \t]*(?:```|~~~)[ \t]*\{?\.?([\w#+.-]+)", re.MULTILI
 _FENCED_BLOCK = re.compile(r"(?:```|~~~)[^\n]*\n(.*?)(?:```|~~~|\Z)", re.DOTALL)
 _INLINE_CODE = re.compile(r"`([^`\n]+)`")
 _API_NAME = re.compile(r"\b[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+\b|\b[a-z]+(?:[A-Z][a-z0-9]+)+\b")
+_IDENT = re.compile(r"(?<![\w$])[A-Za-z_][A-Za-z0-9_]{3,60}(?![\w$])")
+_PART = re.compile(r"[A-Z]{2,}(?![a-z])|[A-Z]?[a-z0-9]+")
 _MAX_REASON_LABELS = 3
 _MAX_CHARS = 12_000
 
@@ -129,9 +133,9 @@ class Analysis:
         if winner is not None and (not languages or self._strong_code(winner)):
             languages.add(winner)
         if languages:
-            used = [e for e in self.evidence if e.language in languages and e.weight >= MEDIUM]
+            used = tuple(e for e in self.evidence if e.language in languages and e.weight >= MEDIUM)
             signal: Signal = "code" if all(e.kind != "name" for e in used) else "text"
-            return Decision("decisive", tuple(sorted(languages)), signal, tuple(used))
+            return Decision("decisive", tuple(sorted(languages)), signal, used)
         if self.unsupported:
             return Decision("unsupported", (), "none", ())
         if self.evidence:
@@ -158,12 +162,15 @@ class Decision:
     evidence: tuple[Evidence, ...]
 
 
-def analyse(text: str, *, code_only: bool = False) -> Analysis:
+def analyse(text: str, *, code_only: bool = False,
+            evidence: PackageEvidence | None = None) -> Analysis:
     """Find every cue of every registered language in ``text``.
 
     Each cue counts once per text (its first match), so a long snippet does not outweigh a named
     language by repetition. ``code_only`` reads only fenced and inline code (for assistant turns).
     Very long texts are read at their start and end only, which keeps routing fast on a pasted log.
+    With ``evidence`` (the index's identifier table), an identifier that only one language's
+    READMEs show is medium code evidence for that language.
     """
     if len(text) > _MAX_CHARS:
         text = text[: _MAX_CHARS * 2 // 3] + "\n" + text[-_MAX_CHARS // 3 :]
@@ -188,6 +195,8 @@ def analyse(text: str, *, code_only: bool = False) -> Analysis:
             found.append(
                 Evidence(fenced.id, STRONG, "fence", f"```{m.group(1)}", m.start(), m.end())
             )
+    if evidence:
+        found.extend(_table_evidence(text, evidence))
     unsupported = []
     for cue in unsupported_cues():
         m = cue.regex.search(text)
@@ -195,6 +204,29 @@ def analyse(text: str, *, code_only: bool = False) -> Analysis:
             unsupported.append(cue.label or m.group(0))
     found.sort(key=lambda e: (e.start, -e.end))
     return Analysis(tuple(found), tuple(dict.fromkeys(unsupported)))
+
+
+def _table_evidence(text: str, evidence: PackageEvidence) -> list[Evidence]:
+    """Identifiers of ``text`` that the READMEs of exactly one registered language show."""
+    out: list[Evidence] = []
+    positions: dict[str, tuple[int, int]] = {}
+    for found in _IDENT.finditer(text):
+        positions.setdefault(found.group(0), found.span())
+    for ident in evidence.known(text):
+        languages = [lang for lang in evidence.languages_of(ident) if lang in LANGUAGES]
+        if len(languages) != 1:
+            continue
+        start, end = positions.get(ident, (0, 0))
+        name = LANGUAGES[languages[0]].name
+        weight = MEDIUM if _parts(ident) >= 3 else WEAK  # AddServiceBusClient, not containerName
+        out.append(Evidence(languages[0], weight, "code", f"{ident} (only {name} READMEs)",
+                            start, end))
+    return out
+
+
+def _parts(ident: str) -> int:
+    """Words in an identifier: ``getChatCompletions`` 3, ``list_blobs`` 2."""
+    return len(_PART.findall(ident))
 
 
 def _distinct(matches: Iterable[re.Match[str]], limit: int) -> list[re.Match[str]]:
@@ -291,7 +323,7 @@ def normalise_history(history: Iterable[HistoryItem] | None) -> list[tuple[Role,
     turns: list[tuple[Role, str]] = []
     for i, item in enumerate(history):
         if isinstance(item, BaseMessage):
-            role = (
+            role: Role | None = (
                 "user"
                 if isinstance(item, HumanMessage)
                 else ("assistant" if isinstance(item, AIMessage) else None)
@@ -351,7 +383,8 @@ class _Outcome:
     """The text named a language with no SDK here (a hint must not replace it)."""
 
 
-def _from_history(turns: Sequence[tuple[Role, str]]) -> tuple[tuple[str, ...], str] | None:
+def _from_history(turns: Sequence[tuple[Role, str]], evidence: PackageEvidence | None = None
+                  ) -> tuple[tuple[str, ...], str] | None:
     """Languages of the latest earlier turn that named some, newest first, with a reason.
 
     User turns count in full. Assistant turns count only through the code they show (fence tags,
@@ -366,19 +399,20 @@ def _from_history(turns: Sequence[tuple[Role, str]]) -> tuple[tuple[str, ...], s
             command = slash_command(text)
             if command is not None:
                 return (command[0].id,), f"{where} was about {command[0].name} ({command[1]})"
-            decision = analyse(text).decide()
+            decision = analyse(text, evidence=evidence).decide()
             if decision.strength == "unsupported":
                 return (), f"{where} named a language with no SDK here"
             if decision.languages:
                 return decision.languages, f"{where} was about {_display(decision.languages)}"
         else:
-            decision = analyse(text, code_only=True).decide()
+            decision = analyse(text, code_only=True, evidence=evidence).decide()
             if decision.strength == "decisive" and len(decision.languages) == 1:
                 return decision.languages, (f"{where} showed {_display(decision.languages)} code")
     return None
 
 
-def _route(question: str, history: Sequence[tuple[Role, str]], language: str | None) -> _Outcome:
+def _route(question: str, history: Sequence[tuple[Role, str]], language: str | None,
+           evidence: PackageEvidence | None = None) -> _Outcome:
     if not isinstance(question, str):
         raise ValueError("The question must be a string.")
     command = slash_command(question)
@@ -394,13 +428,13 @@ def _route(question: str, history: Sequence[tuple[Role, str]], language: str | N
 
     # An unknown "/word" stays in the text: "/netflix" matches no cue (word boundaries), while
     # "/python3" still says Python.
-    decision = analyse(question).decide()
+    decision = analyse(question, evidence=evidence).decide()
     if decision.strength == "decisive":
         return _Outcome(Route(decision.languages, query, decision.signal, _reason(decision)))
     if decision.strength == "unsupported":
         why = "names a language with no SDK here: all languages"
         return _Outcome(Route((), query, "none", why), named_other=True)
-    carried = _from_history(history)
+    carried = _from_history(history, evidence)
     if carried is not None:
         languages, why = carried
         if not languages:
@@ -465,14 +499,17 @@ def route(
     history: Iterable[HistoryItem] | None = (),
     language: str | None = None,
     hint: Any = None,
+    evidence: PackageEvidence | None = None,
 ) -> Route:
     """The languages ``question`` is about (rules only, no model), given the chat so far.
 
     ``history`` is oldest first; ``language`` (an id, name or slash command) forces the choice.
     ``hint`` (the editor's ``languageId`` and the workspace's manifests) is used only when the
-    question and the chat name no language.
+    question and the chat name no language. ``evidence`` is the index's identifier table
+    (:class:`~azsdk_rag.evidence.PackageEvidence`): identifiers one language's READMEs show.
     """
-    return _with_hint(_route(question, normalise_history(history), language), hint).route
+    outcome = _route(question, normalise_history(history), language, evidence)
+    return _with_hint(outcome, hint).route
 
 
 # -- the optional classifier -----------------------------------------------------------------------
@@ -551,6 +588,8 @@ class LanguageRouter(RunnableSerializable[RouterInput, Route]):
     """
 
     classifier: Runnable[Any, Any] | None = None
+    evidence: Any = None
+    """The index's :class:`~azsdk_rag.evidence.PackageEvidence` (or an ``EvidenceSource``)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -564,7 +603,7 @@ class LanguageRouter(RunnableSerializable[RouterInput, Route]):
 
     def _outcome(self, value: Any) -> _Outcome:
         question, history, language, hint = _parse_input(value)
-        return _with_hint(_route(question, history, language), hint)
+        return _with_hint(_route(question, history, language, current(self.evidence)), hint)
 
     def _run(
         self, value: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig

@@ -93,7 +93,7 @@ class QdrantSearch:
     def _one(self, query: Query, flt: models.Filter | None, k: int, dense: bool) -> Hits:
         client, name = self.vectorstore.client, self.vectorstore.collection_name
         if dense:
-            vector: object = query.dense
+            vector: list[float] | models.SparseVector | None = query.dense
             using = DENSE
         else:
             indices, values = query.sparse or ([], [])
@@ -181,7 +181,8 @@ class InMemorySearch:
                 docs, dense, sp = grouped.setdefault(meta.get("language", ""), ([], [], []))
                 docs.append(Document(page_content=payload.get("page_content", ""), metadata=meta))
                 dense.append(vectors.get(DENSE) or [])
-                sp.append((list(sparse.indices), list(sparse.values)) if sparse else ([], []))
+                sp.append((list(sparse.indices), list(sparse.values))
+                          if isinstance(sparse, models.SparseVector) else ([], []))
             if offset is None:
                 break
         return {lang: _Shard(*parts) for lang, parts in grouped.items()}

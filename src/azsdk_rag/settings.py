@@ -2,12 +2,20 @@
 
 Nothing else in the package reads ``os.environ``: build a :class:`Settings` (``Settings()``
 reads the environment, keyword arguments override it) and hand it down.
+
+    >>> Settings(top_k=8).top_k            # arguments win over AZSDK_RAG_TOP_K
+    8
+
+The README's settings table is this class's fields: ``python -m azsdk_rag.settings --markdown``
+prints it, ``--update README.md`` rewrites it in place.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from platformdirs import user_data_dir
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -41,6 +49,7 @@ class Settings(BaseSettings):
     qdrant_path: str = Field(
         default_factory=lambda: str(default_qdrant_path()),
         description="Embedded Qdrant folder, or ':memory:' for a throwaway store.",
+        json_schema_extra={"shown_default": "user data dir `/azsdk-rag/qdrant`"},
     )
     qdrant_url: str | None = Field(None, description="A Qdrant server; wins over the path.")
     qdrant_api_key: SecretStr | None = Field(None, description="API key of the Qdrant server.")
@@ -90,12 +99,15 @@ class Settings(BaseSettings):
 
     # -- Azure OpenAI (standard variable names) ------------------------------------------------
     azure_openai_endpoint: str | None = Field(
-        None, validation_alias=_env("AZURE_OPENAI_ENDPOINT")
+        None, validation_alias=_env("AZURE_OPENAI_ENDPOINT"),
+        description="Azure OpenAI endpoint (https://NAME.openai.azure.com).",
     )
     azure_openai_api_key: SecretStr | None = Field(
-        None, validation_alias=_env("AZURE_OPENAI_API_KEY")
+        None, validation_alias=_env("AZURE_OPENAI_API_KEY"),
+        description="Azure OpenAI key; unset: Microsoft Entra ID (DefaultAzureCredential).",
     )
-    openai_api_version: str = Field("2024-10-21", validation_alias=_env("OPENAI_API_VERSION"))
+    openai_api_version: str = Field("2024-10-21", validation_alias=_env("OPENAI_API_VERSION"),
+                                    description="Azure OpenAI API version.")
 
     # -- server --------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address 'serve' binds.")
@@ -121,3 +133,69 @@ class Settings(BaseSettings):
     def location(self) -> str:
         """Where the index lives, for messages (never includes a key)."""
         return self.qdrant_url or self.qdrant_path
+
+
+# -- the README's table ------------------------------------------------------------------------
+
+TABLE_START = "<!-- settings table: python -m azsdk_rag.settings --update README.md -->"
+TABLE_END = "<!-- end of settings table -->"
+
+
+def environment_variable(name: str) -> str:
+    """The variable a field is read from: its own (Azure's standard names) or ``AZSDK_RAG_*``."""
+    alias = Settings.model_fields[name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return next(str(choice) for choice in alias.choices if str(choice).isupper())
+    return f"AZSDK_RAG_{name.upper()}"
+
+
+def _shown_default(name: str) -> str:
+    field = Settings.model_fields[name]
+    extra: Any = field.json_schema_extra
+    if isinstance(extra, dict) and "shown_default" in extra:
+        return str(extra["shown_default"])
+    if field.default is None:
+        return "unset"
+    return f"`{field.default}`"
+
+
+def markdown_table() -> str:
+    """Every setting as a markdown table row: name, environment variable, default, meaning."""
+    rows = ["| setting | environment variable | default | meaning |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        rows.append(f"| `{name}` | `{environment_variable(name)}` | {_shown_default(name)} | "
+                    f"{field.description or ''} |")
+    return "\n".join(rows) + "\n"
+
+
+def with_table(text: str) -> str:
+    """``text`` (the README) with the part between the table's markers replaced by the table."""
+    head, start, rest = text.partition(TABLE_START)
+    _, end, tail = rest.partition(TABLE_END)
+    if not start or not end:
+        raise ValueError(f"the markers {TABLE_START!r} and {TABLE_END!r} are missing.")
+    return f"{head}{TABLE_START}\n{markdown_table()}{TABLE_END}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m azsdk_rag.settings",
+                                     description="The settings as a markdown table.")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--markdown", action="store_true", help="Print the table.")
+    what.add_argument("--update", type=Path, metavar="README",
+                      help="Rewrite the table between its markers in this file.")
+    args = parser.parse_args(argv)
+    if args.markdown:
+        sys.stdout.write(markdown_table())
+        return 0
+    try:
+        text = args.update.read_text("utf-8")
+        args.update.write_text(with_table(text), "utf-8")
+    except (OSError, ValueError) as exc:
+        print(f"Cannot update {args.update}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -19,9 +19,9 @@ from typing import Any
 
 from qdrant_client import QdrantClient, models
 
-from .embeddings import EmbedderInfo
 from .errors import EmbedderMismatchError, EmptyIndexError, StoreError, StoreLockedError
 from .settings import MEMORY, Settings
+from .types import EmbedderInfo
 
 log = logging.getLogger(__name__)
 

@@ -136,6 +136,25 @@ class DoneEvent:
 Event = Union[RouteEvent, SourcesEvent, DeltaEvent, DoneEvent]  # noqa: UP007 (a runtime alias)
 
 
+@dataclass(frozen=True)
+class EmbedderInfo:
+    """What built a collection; recorded in it so a mismatched embedder is refused, not misused.
+
+    The store records it and the embedders produce it, so it sits here, below both.
+    """
+
+    dense_model: str
+    dense_dim: int
+    sparse_model: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dense_model": self.dense_model, "dense_dim": self.dense_dim,
+                "sparse_model": self.sparse_model}
+
+    def describe(self) -> str:
+        return f"{self.dense_model} ({self.dense_dim}-d) + {self.sparse_model}"
+
+
 class RagService(Protocol):
     """What the socket adapters need of the RAG: the contract :class:`AzureSdkRag` fulfils."""
 

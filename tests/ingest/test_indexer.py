@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from langchain_core.documents import Document
 
-from azsdk_rag.embeddings import EmbedderInfo, Embedders, make_embedders
+from azsdk_rag.embeddings import Embedders, make_embedders
 from azsdk_rag.errors import EmbedderMismatchError
 from azsdk_rag.ingest.chunking import MarkdownChunker
 from azsdk_rag.ingest.indexer import Indexer, IngestReport, point_id
@@ -21,6 +21,7 @@ from azsdk_rag.ingest.pipeline import chunker_for, ingest
 from azsdk_rag.ingest.sources import load_corpus, readme_document
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import DENSE, SPARSE, Store
+from azsdk_rag.types import EmbedderInfo
 from support.ingest_fixtures import SAMPLE, corpus_row, readme, tiny_rows, write_jsonl
 
 CHUNKER = MarkdownChunker()

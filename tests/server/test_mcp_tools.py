@@ -72,6 +72,26 @@ def test_search_routes_by_slash_command_and_returns_chunks_with_their_metadata(
             in text)
 
 
+def test_output_schemas_are_draft_07_and_check_what_the_tools_return(tools: AzureSdkTools) -> None:
+    """Clients check every result against the schema (the Python SDK's in the schema's dialect)."""
+    from jsonschema import Draft7Validator, validators
+
+    from azsdk_rag.server.mcp import output_schema
+    from azsdk_rag.server.mcp_tools import AskResult, PackageList, ReadmeResult, SearchResult
+
+    for model in (SearchResult, ReadmeResult, AskResult, PackageList):
+        assert validators.validator_for(output_schema(model)) is Draft7Validator
+        Draft7Validator.check_schema(output_schema(model))
+    validator = Draft7Validator(output_schema(SearchResult))
+    good = tools.search("/python upload a file to a blob container", k=2).model_dump(mode="json")
+    assert not list(validator.iter_errors(good))
+    bad = json.loads(json.dumps(good))
+    bad["results"][1]["score"] = "high"
+    del bad["route"]["signal"]
+    assert {tuple(e.path) for e in validator.iter_errors(bad)} == {("results", 1, "score"),
+                                                                    ("route",)}
+
+
 def test_search_routes_by_text_and_by_code_and_says_why(tools: AzureSdkTools) -> None:
     named = tools.search("send a message to a service bus queue with Node.js")
     assert named.route.languages == ["javascript"] and named.route.signal == "text"

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-import tiktoken
 from langchain_core.documents import Document
+
+from ..tokens import DEFAULT_ENCODING, encoding
 
 README_KEY = "readme"
 """Metadata key of a README's first chunk that holds the whole README text."""
@@ -41,11 +41,6 @@ def embedding_view(text: str) -> str:
     text = _REF_LINK.sub(r"\1", text)
     text = _URL.sub(" ", text)
     return _SPACES.sub(" ", text)
-
-
-@lru_cache(maxsize=4)
-def encoding(name: str = "cl100k_base") -> tiktoken.Encoding:
-    return tiktoken.get_encoding(name)
 
 
 @dataclass
@@ -122,7 +117,7 @@ class MarkdownChunker:
     """
 
     def __init__(self, max_tokens: int = 350, overlap: int = 40, min_tokens: int = 60,
-                 encoding_name: str = "cl100k_base"):
+                 encoding_name: str = DEFAULT_ENCODING):
         if overlap >= max_tokens // 2:
             raise ValueError("overlap must be less than half of max_tokens")
         self.max_tokens = max_tokens

@@ -10,6 +10,7 @@ from langchain_core.documents import Document
 
 from ..embeddings import make_embedders
 from ..errors import ConfigError, SourceError
+from ..evidence import PackageEvidence, evidence_path
 from ..settings import Settings
 from ..store import Store
 from .chunking import MarkdownChunker
@@ -70,7 +71,23 @@ def ingest(settings: Settings, *, corpus: Sequence[Path] = (), repos: Sequence[P
                 report = indexer.index(len(docs), chunks, prune=prune, progress=advance)
         else:
             report = indexer.index(len(docs), chunks, prune=prune)
+        write_evidence(settings, docs, prune=prune)
     finally:
         if own:
             store.close()
     return report
+
+
+def write_evidence(settings: Settings, docs: Sequence[Document], *, prune: bool = False) -> None:
+    """Bring the index's identifier table (see :mod:`azsdk_rag.evidence`) in line with ``docs``:
+    their packages replaced, the others kept (``prune``: dropped for the languages ingested).
+    Written after the points, so a killed ingest leaves the old table, which a re-run fixes."""
+    if settings.uses_server:
+        return  # a server's readers build the table from the chunks
+    path = evidence_path(settings.qdrant_path, settings.collection)
+    if path is None:
+        return
+    new = PackageEvidence.build(docs)
+    old = PackageEvidence.load(path) or PackageEvidence()
+    languages = sorted({lang for lang, _pkg in new.package_keys}) if prune else ()
+    old.updated(new, prune_languages=languages).save(path)

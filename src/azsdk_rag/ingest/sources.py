@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from langchain_core.documents import Document
@@ -52,7 +52,7 @@ MANIFESTS = ("pyproject.toml", "setup.py", "package.json", "pom.xml", "Cargo.tom
 log = logging.getLogger(__name__)
 
 
-def readme_document(meta: dict[str, str], text: str) -> Document:
+def readme_document(meta: Mapping[str, object], text: str) -> Document:
     """One README as a Document, metadata normalised to strings."""
     clean = {k: str(meta.get(k) or "") for k in METADATA}
     if not clean["plane"]:

@@ -357,10 +357,8 @@ class JsonRpcConnection:
             if not self._stdio:
                 timeout = limits.idle_timeout
                 if not self._initialized:  # unauthenticated clients must not hold a slot long
-                    timeout = min(timeout, limits.handshake_timeout)
+                    timeout = max(0.0, started + limits.handshake_timeout - loop.time())
                     why = f"it did not initialize within {limits.handshake_timeout:g} s"
-                if not self._initialized:
-                    timeout = max(0.0, started + timeout - loop.time())
                 if first:
                     wait = (limits.first_message_timeout if self._slot is None
                             else self._slot.first_message_wait())
@@ -615,6 +613,7 @@ class JsonRpcConnection:
 
     def _session(self, key: str | None) -> str:
         """The RAG's session id for a client's: namespaced, so clients never share history."""
+        session: str | None
         if key is None:
             session = self._id
         else:

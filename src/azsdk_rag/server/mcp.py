@@ -15,7 +15,7 @@ only, never with their message or a traceback.
 import asyncio
 import logging
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, unquote
 
@@ -27,7 +27,9 @@ from mcp.shared.exceptions import McpError
 from mcp.types import INVALID_PARAMS, CallToolResult, ErrorData, TextContent, ToolAnnotations
 from mcp.types import Resource as MCPResource
 from mcp.types import ResourceTemplate as MCPResourceTemplate
-from pydantic import BaseModel, Field, ValidationError
+from mcp.types import Tool as MCPTool
+from pydantic import AnyUrl, BaseModel, Field, ValidationError
+from pydantic.json_schema import GenerateJsonSchema
 
 from azsdk_rag.errors import AzsdkRagError
 from azsdk_rag.languages import language_ids
@@ -133,7 +135,7 @@ class RagHolder:
             self._tools = None
 
 
-def _field(error: dict[str, Any]) -> str:
+def _field(error: Mapping[str, Any]) -> str:
     return ".".join(str(part) for part in error.get("loc", ())) or "arguments"
 
 
@@ -164,6 +166,28 @@ def _result(model: BaseModel, text: str) -> CallToolResult:
                           structuredContent=model.model_dump(mode="json"))
 
 
+DRAFT_07 = "http://json-schema.org/draft-07/schema#"
+
+
+class _NoFieldTitles(GenerateJsonSchema):
+    """Pydantic's schemas without the ``title`` it derives from every field name."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+
+def output_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema as a draft-07 document (``$schema`` names the dialect).
+
+    Why: clients check every result against the tool's output schema, and the Python SDK's
+    client first checks the schema itself against its dialect's metaschema, on every call. For
+    2020-12, MCP's default dialect, that costs ~5 ms a call (dynamic references); for draft-07
+    ~0.5 ms. Ajv, the TypeScript SDK's validator, speaks draft-07 natively. Pydantic's schemas use
+    nothing draft-07 lacks: ``$ref`` reaches ``$defs`` by JSON pointer.
+    """
+    return {"$schema": DRAFT_07, **model.model_json_schema(schema_generator=_NoFieldTitles)}
+
+
 def readme_uri(language: str, package: str) -> str:
     return f"{URI_SCHEME}://{language}/{quote(package, safe='')}/readme"
 
@@ -187,6 +211,14 @@ class AzureSdkMcp(FastMCP):
     def __init__(self, holder: RagHolder, **kwargs: Any) -> None:
         super().__init__(NAME, instructions=INSTRUCTIONS, log_level="WARNING", **kwargs)
         self.holder = holder
+        self.output_schemas: dict[str, dict[str, Any]] = {}
+
+    async def list_tools(self) -> list[MCPTool]:
+        """FastMCP's listing with our draft-07 output schemas (see :func:`output_schema`)."""
+        tools = await super().list_tools()
+        for tool in tools:
+            tool.outputSchema = self.output_schemas.get(tool.name, tool.outputSchema)
+        return tools
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
         try:
@@ -219,7 +251,7 @@ class AzureSdkMcp(FastMCP):
         except AzsdkRagError as exc:  # no index yet: nothing to list, and say why in the log
             logger.warning("%s", one_line(str(exc)))
             return []
-        return [MCPResource(uri=readme_uri(i.language, i.package), name=f"{i.package} "
+        return [MCPResource(uri=AnyUrl(readme_uri(i.language, i.package)), name=f"{i.package} "
                             f"({i.language})", title=i.title, mimeType=README_MIME,
                             description=f"README of {i.package} {i.version} for "
                                         f"{i.language}".replace("  ", " "))
@@ -304,15 +336,16 @@ def build_server(holder: RagHolder, **kwargs: Any) -> AzureSdkMcp:
         result = await in_thread(tools.packages, language, query)
         return _result(result, packages_text(result))
 
-    for fn, title, description, annotations in (
-        (search_azure_sdk_docs, "Search Azure SDK docs", SEARCH, readonly),
-        (get_azure_sdk_readme, "Get an Azure SDK README", README, readonly),
-        (ask_azure_sdk, "Ask about an Azure SDK", ASK,
+    for fn, model, title, description, annotations in (
+        (search_azure_sdk_docs, SearchResult, "Search Azure SDK docs", SEARCH, readonly),
+        (get_azure_sdk_readme, ReadmeResult, "Get an Azure SDK README", README, readonly),
+        (ask_azure_sdk, AskResult, "Ask about an Azure SDK", ASK,
          ToolAnnotations(readOnlyHint=True, idempotentHint=False, openWorldHint=False)),
-        (list_azure_sdk_packages, "List Azure SDK packages", PACKAGES, readonly),
+        (list_azure_sdk_packages, PackageList, "List Azure SDK packages", PACKAGES, readonly),
     ):
         server.add_tool(fn, title=title, description=description, annotations=annotations,
                         structured_output=True)
+        server.output_schemas[fn.__name__] = output_schema(model)
     return server
 
 

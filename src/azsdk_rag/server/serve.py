@@ -334,7 +334,7 @@ async def serve(
     """
     server = Server(rag, settings, limits=limits)
     loop = asyncio.get_running_loop()
-    installed: list[int] = []
+    installed: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, server.stop, f"received {signal.Signals(sig).name}")
