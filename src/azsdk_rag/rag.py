@@ -366,6 +366,14 @@ class AzureSdkRag:
         data["languages_available"] = list(language_ids())
         return data
 
+    def index_version(self) -> Any:
+        """A cheap identity of what the index holds (the store's ``generation``), or ``None``
+        when the store has none: the server reuses :meth:`status` while it is unchanged."""
+        try:
+            return getattr(self.store, "generation", None)
+        except NotImplementedError:
+            return None
+
     # -- LCEL ----------------------------------------------------------------------------------
     @property
     def runnable(self) -> Runnable[dict[str, Any], dict[str, Any]]:

@@ -357,10 +357,8 @@ class JsonRpcConnection:
             if not self._stdio:
                 timeout = limits.idle_timeout
                 if not self._initialized:  # unauthenticated clients must not hold a slot long
-                    timeout = min(timeout, limits.handshake_timeout)
+                    timeout = max(0.0, started + limits.handshake_timeout - loop.time())
                     why = f"it did not initialize within {limits.handshake_timeout:g} s"
-                if not self._initialized:
-                    timeout = max(0.0, started + timeout - loop.time())
                 if first:
                     wait = (limits.first_message_timeout if self._slot is None
                             else self._slot.first_message_wait())
