@@ -653,6 +653,8 @@ def register_language(lang: Language, *, replace: bool = False) -> Language:
     """Add ``lang`` (or, with ``replace=True``, swap the entry with its id) and return it.
 
     Slash commands and fence tags must be unique across languages, so routing stays unambiguous.
+
+        register_language(Language(id="go", name="Go", slash_commands=("/go",), ...))
     """
     if not isinstance(lang, Language):
         raise TypeError(f"register_language() takes a Language, not {type(lang).__name__}.")
