@@ -236,7 +236,8 @@ def _stream_answer(rag: Any, question: str, session_id: str | None, language: st
     from .render import should_render
 
     events = rag.stream(question, session_id=session_id, language=language, hint=hint)
-    if should_render(sys.stdout, raw):
+    # with -v or --debug, log lines on the same terminal would tear a live view: stay plain
+    if should_render(sys.stdout, raw or logging.getLogger().isEnabledFor(logging.INFO)):
         _render_events(events)
         return
     from .types import DeltaEvent, DoneEvent, RouteEvent

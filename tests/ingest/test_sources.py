@@ -187,6 +187,16 @@ def test_nothing_read_at_all_is_an_error_before_anything_is_written(tmp_path: Pa
     assert load_documents(settings, corpus=[blank, write_jsonl(tmp_path / "g.jsonl", [GOOD])])
 
 
+def test_a_manifest_with_a_lone_surrogate_is_refused_with_its_folder(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "azure-sdk-for-js", {
+        "sdk/odd/odd-pkg/package.json": '{"name": "@azure/odd-\\ud800", "version": "1.0.0"}',
+        "sdk/odd/odd-pkg/README.md": readme("Odd client library", "@azure/odd"),
+    })
+    with pytest.raises(SourceError, match=r"odd-pkg: the manifest's package is not valid Unicode "
+                                          r"text \(a lone surrogate U\+D800 at character 11\)"):
+        load_repo(root)
+
+
 def test_a_truncated_gzip_file_is_one_clear_error(tmp_path: Path) -> None:
     data = gzip.compress(("\n".join(json.dumps(r) for r in tiny_rows()) + "\n").encode())
     path = tmp_path / "cut.jsonl.gz"

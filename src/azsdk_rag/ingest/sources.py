@@ -282,6 +282,11 @@ def load_repo(root: Path, base_url: str = "https://github.com/Azure") -> list[Do
         text = readme.read_text("utf-8", errors="replace")
         if len(text.encode()) < MIN_README_BYTES:
             continue
+        for key, value in info.items():  # a manifest's JSON may hold a lone surrogate too
+            why = _unicode_error(value)
+            if why:
+                raise SourceError(f"{readme.parent}: the manifest's {key} is not valid Unicode "
+                                  f"text ({why}).")
         seen.add(info["package"])
         path = rel.as_posix()
         meta = {**info, "language": language, "service": rel.parts[1], "path": path,
