@@ -1,7 +1,7 @@
 """The MCP server's cost: a search over stdio against route + retrieve in process, and HTTP load.
 
     .venv/bin/python -m benchmarks.mcp_bench --index PATH [--questions FILE] [--json-out FILE]
-                                            [--clients 20] [--calls 10] [--repeat 1]
+                                            [--clients 20] [--calls 10] [--repeat 1] [--no-http]
 
 1. **stdio**: route + retrieve in this process (what ``eval`` times), then the same questions as
    ``search_azure_sdk_docs`` calls from the MCP SDK's ``ClientSession`` to ``azsdk-rag mcp``
@@ -154,6 +154,14 @@ def report_lines(data: dict[str, Any]) -> list[str]:
     """The MCP section of REPORT.md."""
     direct, tool, http = data["route_retrieve_ms"], data["search_tool_stdio_ms"], data["http"]
     met = {True: "met", False: "**not met**"}
+    http_lines = ["Streamable HTTP: not measured in this run (`--no-http`).", ""] if http is None \
+        else [
+            f"Streamable HTTP: {http['clients']} concurrent clients x {http['calls_per_client']} "
+            f"searches: {http['errors']} errors, p50 {http['latency_ms']['p50']} ms, p95 "
+            f"{http['latency_ms']['p95']} ms, {http['calls_per_s']} calls/s; server RSS "
+            f"{http['rss_before_mib']} MiB before, {http['rss_after_mib']} MiB after "
+            f"(x{http['rss_ratio']}; goal 0 errors and <= x1.10: "
+            f"{met[data['http_goal_met']]}).", ""]
     return [
         "## MCP server", "",
         f"`benchmarks/mcp_bench.py`, {data['questions']} questions x {data['repeat']}, the same "
@@ -163,12 +171,7 @@ def report_lines(data: dict[str, Any]) -> list[str]:
         f"| route + retrieve (in process) | {direct['p50']} | {direct['p95']} | {direct['p99']} |",
         f"| search tool over stdio | {tool['p50']} | {tool['p95']} | {tool['p99']} |", "",
         f"Overhead at p50: {data['stdio_overhead_p50_ms']:+.2f} ms (goal <= +5 ms: "
-        f"{met[data['stdio_goal_met']]}).", "",
-        f"Streamable HTTP: {http['clients']} concurrent clients x {http['calls_per_client']} "
-        f"searches: {http['errors']} errors, p50 {http['latency_ms']['p50']} ms, p95 "
-        f"{http['latency_ms']['p95']} ms, {http['calls_per_s']} calls/s; server RSS "
-        f"{http['rss_before_mib']} MiB before, {http['rss_after_mib']} MiB after "
-        f"(x{http['rss_ratio']}; goal 0 errors and <= x1.10: {met[data['http_goal_met']]}).", ""]
+        f"{met[data['stdio_goal_met']]}).", "", *http_lines]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,29 +184,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--no-http", action="store_true", help="Measure stdio only.")
     args = parser.parse_args(argv)
 
     questions = questions_of(args.questions, args.limit)
     direct = percentiles(in_process(args.index, questions, args.repeat))
     tool = percentiles(asyncio.run(over_stdio(args.index, questions, args.repeat)))
-    http = asyncio.run(http_load(args.index, questions, args.clients, args.calls))
+    http = None if args.no_http else asyncio.run(http_load(args.index, questions, args.clients,
+                                                           args.calls))
     overhead = round(tool["p50"] - direct["p50"], 2)
     result = {
         "questions": len(questions), "repeat": args.repeat,
         "route_retrieve_ms": direct, "search_tool_stdio_ms": tool,
         "stdio_overhead_p50_ms": overhead, "stdio_goal_met": overhead <= 5.0,
-        "http": http, "http_goal_met": http["errors"] == 0 and http["rss_ratio"] <= 1.10,
+        "http": http,
+        "http_goal_met": None if http is None else (http["errors"] == 0
+                                                    and http["rss_ratio"] <= 1.10),
         "machine": machine(),
     }
     print(f"route + retrieve in process   p50 {direct['p50']:7.2f} ms  p95 {direct['p95']:7.2f}")
     print(f"search tool over stdio (MCP)  p50 {tool['p50']:7.2f} ms  p95 {tool['p95']:7.2f}")
     print(f"stdio overhead at p50: {overhead:+.2f} ms (goal <= +5 ms: "
           f"{'met' if result['stdio_goal_met'] else 'NOT met'})")
-    print(f"HTTP: {http['clients']} clients x {http['calls_per_client']} calls, "
-          f"{http['errors']} errors, p50 {http['latency_ms']['p50']:.1f} ms, "
-          f"{http['calls_per_s']} calls/s; RSS {http['rss_before_mib']} -> "
-          f"{http['rss_after_mib']} MiB (x{http['rss_ratio']}; goal 0 errors and <= x1.10: "
-          f"{'met' if result['http_goal_met'] else 'NOT met'})")
+    if http is not None:
+        print(f"HTTP: {http['clients']} clients x {http['calls_per_client']} calls, "
+              f"{http['errors']} errors, p50 {http['latency_ms']['p50']:.1f} ms, "
+              f"{http['calls_per_s']} calls/s; RSS {http['rss_before_mib']} -> "
+              f"{http['rss_after_mib']} MiB (x{http['rss_ratio']}; goal 0 errors and <= x1.10: "
+              f"{'met' if result['http_goal_met'] else 'NOT met'})")
     if args.json_out:
         args.json_out.write_text(json.dumps(result, indent=2) + "\n", "utf-8")
     return 0

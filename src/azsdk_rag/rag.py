@@ -35,7 +35,7 @@ from .llms import make_chat_model
 from .model_errors import finish_reason_error, model_errors
 from .prompts import condense_prompt
 from .retrieval import to_sources
-from .router import LanguageChoice, LanguageRouter, normalise_history
+from .router import History, LanguageChoice, LanguageRouter, normalise_history
 from .search import make_backend
 from .settings import Settings
 from .store import Store, store_errors
@@ -58,7 +58,16 @@ EMPTY_QUESTION = "Ask a question about an Azure SDK, e.g. `/python upload a file
 
 
 class AzureSdkRag:
-    """Router + five language chains + sessions, over one index."""
+    """Router + five language chains + sessions, over one index.
+
+        with AzureSdkRag(Settings(qdrant_path="./index")) as rag:
+            answer = rag.ask("/python upload a file to a blob container")
+
+    Pass ``router``, ``model`` or ``prompt`` to replace a part; ``store`` and ``embedders`` to
+    share them with another object (the caller then closes the store). Every method that takes
+    a conversation takes a :data:`~azsdk_rag.router.History`: ``(role, text)`` pairs,
+    ``{"role", "content"}`` dicts or LangChain messages, oldest first.
+    """
 
     def __init__(self, settings: Settings | None = None, *, store: Store | None = None,
                  embedders: Embedders | None = None, router: Runnable | None = None,
@@ -119,10 +128,17 @@ class AzureSdkRag:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> AzureSdkRag:
-        """Settings from the environment (``AZSDK_RAG_*``, ``AZURE_OPENAI_*``) and kwargs."""
+        """Settings from the environment (``AZSDK_RAG_*``, ``AZURE_OPENAI_*``) and kwargs.
+
+            rag = AzureSdkRag.from_env(top_k=8, llm="extractive")
+        """
         return cls(Settings(**overrides))
 
     def close(self) -> None:
+        """Release the index (the embedded store admits one process at a time).
+
+            rag.close()   # or: with AzureSdkRag.from_env() as rag: ...
+        """
         if self._own_store:
             self.store.close()
 
@@ -133,10 +149,16 @@ class AzureSdkRag:
         self.close()
 
     # -- the pieces ----------------------------------------------------------------------------
-    def route(self, question: str, history: list[dict[str, str]] | None = None,
+    def route(self, question: str, history: History | None = None,
               language: str | None = None, hint: Hint | None = None) -> Route:
-        """The language(s) of a question; ``hint`` (the editor's language and manifests) is
-        passed to the router, which may use it when the text names no language."""
+        """The language(s) of a question, and why; ``language`` forces one.
+
+        ``hint`` (the editor's language and manifests) is passed to the router, which may use it
+        when the text names no language.
+
+            rag.route("/js list blobs").languages            # ('javascript',)
+            rag.route("and in Java?", [("user", "/python upload a blob")]).signal
+        """
         value: dict[str, Any] = {"question": question, "history": history or []}
         if language:
             value["language"] = language
@@ -144,16 +166,23 @@ class AzureSdkRag:
             value["hint"] = hint
         return self.router.invoke(value)
 
-    def retriever(self, languages: tuple[str, ...] = ()):
+    def retriever(self, languages: tuple[str, ...] = ()) -> Runnable:
+        """The retriever the chains use, restricted to ``languages`` (none: all of them).
+
+            docs = rag.retriever(("python",)).invoke("upload a blob", k=3)
+        """
         return self.factory.retriever(languages)
 
-    def search_query(self, route: Route, history: list[BaseMessage],
+    def search_query(self, route: Route, history: History | None = None,
                      use_llm: bool | None = None) -> str:
         """The query to search with: a follow-up gets its topic back from the conversation.
 
         With an LLM the follow-up is rewritten into a standalone query; without one (or with
         ``use_llm=False``) the previous user turn's key terms are added to it.
+
+            rag.search_query(rag.route("and delete it?"), [("user", "/python upload a blob")])
         """
+        history = as_messages(history)
         if not history:
             return route.query
         if self.uses_llm if use_llm is None else use_llm:
@@ -167,10 +196,14 @@ class AzureSdkRag:
                 pass  # fall back to the rule below; the answer step reports a real outage
         return f"{route.query} {topic_terms(history)}".strip()
 
-    def retrieve(self, route: Route, history: list[BaseMessage] | None = None,
+    def retrieve(self, route: Route, history: History | None = None,
                  k: int | None = None, use_llm: bool | None = None) -> list[Document]:
-        """Retrieval alone (what ``eval`` measures): README chunks for a routed question."""
-        query = self.search_query(route, history or [], use_llm)
+        """Retrieval alone (what ``eval`` measures): README chunks for a routed question.
+
+            docs = rag.retrieve(rag.route("/python upload a blob"), k=3)
+            docs[0].metadata["package"]   # 'azure-storage-blob'
+        """
+        query = self.search_query(route, history, use_llm)
         return self.retriever(route.languages).invoke(query, k=k or self.settings.top_k)
 
     def _prepare(self, question: str, session_id: str | None, language: str | None,
@@ -195,6 +228,9 @@ class AzureSdkRag:
         The same route, follow-up query, retriever, context and prompt as ``ask`` (the chain's
         steps before the model), so a client can send ``messages`` to a model of its own. The
         session's history is read, not extended.
+
+            got = rag.retrieve_context("/python upload a blob")
+            got.messages   # [(role, text), ...]: system, history, excerpts and question
         """
         question = question.strip()
         if not question:
@@ -207,7 +243,10 @@ class AzureSdkRag:
     async def aretrieve_context(self, question: str, *, session_id: str | None = None,
                                 language: str | None = None, hint: Hint | None = None,
                                 history: Turns | None = None) -> Retrieval:
-        """The asynchronous twin of :meth:`retrieve_context` (runs in a worker thread)."""
+        """The asynchronous twin of :meth:`retrieve_context` (runs in a worker thread).
+
+            got = await rag.aretrieve_context("/python upload a blob")
+        """
         return await asyncio.to_thread(self.retrieve_context, question, session_id=session_id,
                                        language=language, hint=hint, history=history)
 
@@ -219,6 +258,10 @@ class AzureSdkRag:
 
         ``history`` (``(role, text)`` turns, oldest first) is the conversation so far as the
         client keeps it: used instead of the session's, and the turn is recorded nowhere.
+
+            async for event in rag.astream("/python upload a blob", session_id="s1"):
+                if isinstance(event, DeltaEvent):
+                    print(event.text, end="")
         """
         question = question.strip()
         if not question:
@@ -239,7 +282,11 @@ class AzureSdkRag:
     def stream(self, question: str, *, session_id: str | None = None,
                language: str | None = None, hint: Hint | None = None,
                history: Turns | None = None) -> Iterator[Event]:
-        """The synchronous twin of :meth:`astream`."""
+        """The synchronous twin of :meth:`astream`.
+
+            for event in rag.stream("/python upload a blob"):
+                print(event.type)   # route, sources, delta..., done
+        """
         question = question.strip()
         if not question:
             yield from _empty_question()
@@ -267,6 +314,10 @@ class AzureSdkRag:
 
     async def aask(self, question: str, *, session_id: str | None = None,
                    language: str | None = None, hint: Hint | None = None) -> Answer:
+        """The whole answer, asynchronously (the last event of :meth:`astream`).
+
+            answer = await rag.aask("/net read a secret from Key Vault")
+        """
         answer: Answer | None = None
         async for event in self.astream(question, session_id=session_id, language=language,
                                         hint=hint):
@@ -277,6 +328,11 @@ class AzureSdkRag:
 
     def ask(self, question: str, *, session_id: str | None = None,
             language: str | None = None, hint: Hint | None = None) -> Answer:
+        """The whole answer: text, route and sources. A ``session_id`` keeps the conversation.
+
+            answer = rag.ask("/python upload a blob", session_id="s1")
+            rag.ask("and delete it?", session_id="s1")   # a follow-up: same language and topic
+        """
         answer: Answer | None = None
         for event in self.stream(question, session_id=session_id, language=language, hint=hint):
             if isinstance(event, DoneEvent):
@@ -285,25 +341,39 @@ class AzureSdkRag:
         return answer
 
     def new_session(self) -> str:
+        """A fresh session id, for callers that do not name their conversations.
+
+            sid = rag.new_session()
+            rag.ask("/python upload a blob", session_id=sid)
+        """
         return uuid.uuid4().hex
 
     def reset(self, session_id: str) -> None:
+        """Forget a session's history (an unknown id is fine).
+
+            rag.reset("s1")
+        """
         self.sessions.reset(session_id)
 
+    def index_version(self) -> int | None:
+        """A cheap identity of the index's contents: the embedded index's version number (one
+        small file read), or None on a server (no versions there, and other processes' writes
+        are not seen): the server then reuses :meth:`status` for a few seconds only.
+
+            rag.index_version()  # 3: v3 is current; after the next ingest, 4
+        """
+        return self.store.version
+
     def status(self) -> dict[str, Any]:
+        """The index (location, collection, points per language), the model and the languages.
+
+            rag.status()["points"]
+        """
         data = self.store.stats()
         data["llm"] = type(self.model).__name__
         data["retrieval_mode"] = self.settings.retrieval_mode
         data["languages_available"] = list(language_ids())
         return data
-
-    def index_version(self) -> Any:
-        """A cheap identity of what the index holds (the store's ``generation``), or ``None``
-        when the store has none: the server reuses :meth:`status` while it is unchanged."""
-        try:
-            return getattr(self.store, "generation", None)
-        except NotImplementedError:
-            return None
 
     # -- LCEL ----------------------------------------------------------------------------------
     @property
@@ -311,6 +381,9 @@ class AzureSdkRag:
         """``{"question", "history"?, "language"?}`` -> ``{"route", "docs", "answer", ...}``.
 
         Streams like a chain: ``{"route"}``, then ``{"docs"}``, then ``{"answer": chunk}``s.
+
+            chain = rag.runnable | (lambda out: out["answer"])
+            chain.invoke({"question": "/rust create a blob client"})
         """
 
         def prepare(value: dict[str, Any] | str) -> dict[str, Any]:
@@ -318,9 +391,7 @@ class AzureSdkRag:
                 value = {"question": value}
             history = value.get("history") or []
             route = self.route(value["question"], history, value.get("language"))
-            messages: list[BaseMessage] = [
-                HumanMessage(text) if role == "user" else AIMessage(text)
-                for role, text in normalise_history(history)]
+            messages = as_messages(history)
             return {"question": route.query or value["question"], "route": route,
                     "query": self.search_query(route, messages), "history": messages}
 
@@ -331,6 +402,15 @@ class AzureSdkRag:
 
 
 _EMPTY_ROUTE = Route((), "", "none", "empty question")
+
+
+def as_messages(history: History | None) -> list[BaseMessage]:
+    """Any :data:`~azsdk_rag.router.History` as LangChain messages: user and assistant turns.
+
+        as_messages([{"role": "user", "content": "hi"}, ("assistant", "hello")])
+    """
+    return [HumanMessage(text) if role == "user" else AIMessage(text)
+            for role, text in normalise_history(history)]
 
 _ROLES: dict[str, Role] = {"system": "system", "human": "user", "ai": "assistant"}
 

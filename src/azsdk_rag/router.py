@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 Role = Literal["user", "assistant"]
 RouterInput = str | Mapping[str, Any]
 HistoryItem = Mapping[str, Any] | BaseMessage | Sequence[str]
+"""One turn: ``{"role", "content"}``, a LangChain message, or a ``(role, text)`` pair."""
+History = Sequence[HistoryItem]
+"""A conversation, oldest turn first, in any of those forms (what every history argument takes)."""
 
 _FENCE_TAG = re.compile(r"^[ \t]*(?:```|~~~)[ \t]*\{?\.?([\w#+.-]+)", re.MULTILINE)
 _FENCED_BLOCK = re.compile(r"(?:```|~~~)[^\n]*\n(.*?)(?:```|~~~|\Z)", re.DOTALL)

@@ -50,7 +50,13 @@ def chunker_for(settings: Settings) -> MarkdownChunker:
 def ingest(settings: Settings, *, corpus: Sequence[Path] = (), repos: Sequence[Path] = (),
            github: bool = False, prune: bool = False, progress: bool | None = None,
            store: Store | None = None) -> IngestReport:
-    """Bring the index in line with the sources; returns what was written and removed."""
+    """Bring the index in line with the sources; returns what was written and removed.
+
+        report = ingest(Settings(), corpus=[Path("python.jsonl")], prune=True)
+        print(report.written, report.unchanged, report.deleted)
+
+    Also reachable as ``azsdk_rag.ingest(settings, ...)``.
+    """
     docs = load_documents(settings, corpus=corpus, repos=repos, github=github)
     chunks = chunker_for(settings).split_documents(docs)
     embedders = make_embedders(settings)
