@@ -146,3 +146,12 @@ def test_a_failing_fallback_leaves_an_empty_table() -> None:
 ])
 def test_shapes_that_show_a_language(question: str, language: str) -> None:
     assert route(question).languages == (language,)
+
+
+@pytest.mark.parametrize("question, language", [
+    ("I send mail with the azure-communication-email package and attachments fail", "python"),
+    ("which azure-storage-blob artifact version works with Spring 5", "java"),
+    ("does blobContainerClient.listBlobs().iterator fetch page by page?", "java"),
+])
+def test_words_around_a_package_name_and_paging_shapes(question: str, language: str) -> None:
+    assert route(question).languages == (language,)

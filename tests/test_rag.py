@@ -1,7 +1,7 @@
 """The public API: ``AzureSdkRag`` construction, ask/aask/stream/astream, LCEL, and replacing parts.
 
 Offline throughout (the extractive model answers), over the shared sample index; ``from_env`` runs
-on a small index of its own, since an embedded Qdrant folder admits one client at a time.
+on a small index of its own.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def test_an_empty_collection_is_one_clear_sentence(tmp_path: Path, rag: AzureSdk
                                                    ) -> None:
     settings = settings_factory(qdrant_path=str(tmp_path / "empty"))
     with Store.open(settings) as store:
-        store.ensure_collection(rag.embedders.info)
+        store.import_points(rag.embedders.info, [])  # a version with no points
     with pytest.raises(EmptyIndexError) as info:
         AzureSdkRag(settings)
     assert_one_sentence(str(info.value))

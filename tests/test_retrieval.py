@@ -358,3 +358,11 @@ def test_a_management_question_prefers_the_service_it_names() -> None:
     assert set(management_bonus("list the VMs in a resource group", hits)) == {
         ("python", "azure-mgmt-compute")}
     assert management_bonus("storage account connection string for blobs", hits) == {}
+
+
+def test_identifiers_are_also_read_as_words() -> None:
+    from azsdk_rag.retrieval import split_identifiers
+
+    assert split_identifiers("the MessageText prop and get_blob_client()") == \
+        "message text get blob client"
+    assert split_identifiers("plain words only") == ""

@@ -1,8 +1,9 @@
-"""Search backends: the in-process engine (embedded store) and Qdrant's own search (server path).
+"""Search: one query on Qdrant Edge (embedded store) and one ``query_points`` on a server.
 
-Both must rank the sample corpus the same way, with the same language filter; the in-process
-engine must notice a new ingest. QdrantSearch runs on an in-memory ``QdrantClient``: the same
-``query_points`` API a server answers.
+Both must rank the sample corpus the same way, with the same language filter; a reader must
+notice a new ingest. The server side runs on an in-memory ``QdrantClient``: the same
+``query_points`` API (prefetch + RRF) a server answers; tests/test_search_server.py runs it over
+HTTP against the fake Qdrant server.
 """
 
 from __future__ import annotations
@@ -17,16 +18,10 @@ from langchain_core.documents import Document
 from azsdk_rag.embeddings import Embedders, make_embedders
 from azsdk_rag.ingest.pipeline import ingest
 from azsdk_rag.retrieval import rank_packages
-from azsdk_rag.search import (
-    InMemorySearch,
-    QdrantSearch,
-    embed_query,
-    fuse,
-    language_filter,
-    make_backend,
-)
+from azsdk_rag.search import RRF_K, StoreSearch, embed_query, make_backend
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import Store
+from azsdk_rag.store.edge import language_filter
 from support.answering import memory_copy
 
 QUERIES = (
@@ -44,15 +39,15 @@ def embedders(settings_factory: Callable[..., Settings]) -> Embedders:
 
 
 @pytest.fixture(scope="module")
-def in_memory(sample_index: Store) -> InMemorySearch:
-    return InMemorySearch(sample_index)
+def in_memory(sample_index: Store) -> StoreSearch:
+    return StoreSearch(sample_index)
 
 
 @pytest.fixture(scope="module")
 def qdrant(sample_index: Store, settings_factory: Callable[..., Settings],
-           embedders: Embedders) -> Iterator[QdrantSearch]:
+           embedders: Embedders) -> Iterator[StoreSearch]:
     store = memory_copy(sample_index, settings_factory)
-    yield QdrantSearch(store, embedders)
+    yield StoreSearch(store)
     store.close()
 
 
@@ -65,7 +60,7 @@ def top_packages(hits: list[tuple[Document, float]], n: int = 3) -> list[tuple[s
 
 @pytest.mark.parametrize("languages", FILTERS, ids=lambda f: "+".join(f) or "all")
 @pytest.mark.parametrize("mode", ["hybrid", "dense"])
-def test_backends_agree_on_the_top_packages(in_memory: InMemorySearch, qdrant: QdrantSearch,
+def test_backends_agree_on_the_top_packages(in_memory: StoreSearch, qdrant: StoreSearch,
                                             embedders: Embedders, mode: str,
                                             languages: tuple[str, ...]) -> None:
     for text in QUERIES:
@@ -81,7 +76,7 @@ def test_backends_agree_on_the_top_packages(in_memory: InMemorySearch, qdrant: Q
 
 
 def test_backends_agree_on_sparse_scores_without_a_filter(
-        in_memory: InMemorySearch, qdrant: QdrantSearch, embedders: Embedders) -> None:
+        in_memory: StoreSearch, qdrant: StoreSearch, embedders: Embedders) -> None:
     for text in QUERIES:
         query = embed_query(embedders, text, "sparse")
         ours = in_memory.search(query, (), 20, "sparse")
@@ -94,7 +89,7 @@ def test_backends_agree_on_sparse_scores_without_a_filter(
 @pytest.mark.parametrize("languages", [("python",), ("java", "javascript")],
                          ids=lambda f: "+".join(f))
 def test_backends_agree_on_sparse_scores_with_a_language_filter(
-        in_memory: InMemorySearch, qdrant: QdrantSearch, embedders: Embedders,
+        in_memory: StoreSearch, qdrant: StoreSearch, embedders: Embedders,
         languages: tuple[str, ...]) -> None:
     for text in QUERIES:
         query = embed_query(embedders, text, "sparse")
@@ -105,7 +100,7 @@ def test_backends_agree_on_sparse_scores_with_a_language_filter(
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "sparse"])
-def test_language_filter_is_applied_by_both(in_memory: InMemorySearch, qdrant: QdrantSearch,
+def test_language_filter_is_applied_by_both(in_memory: StoreSearch, qdrant: StoreSearch,
                                             embedders: Embedders, mode: str) -> None:
     query = embed_query(embedders, "upload a blob to a container", mode)
     for backend in (in_memory, qdrant):
@@ -115,7 +110,7 @@ def test_language_filter_is_applied_by_both(in_memory: InMemorySearch, qdrant: Q
         assert hits[0][0].metadata["package"] == "azure_storage_blob"
 
 
-def test_results_are_best_first_and_at_most_k(in_memory: InMemorySearch,
+def test_results_are_best_first_and_at_most_k(in_memory: StoreSearch,
                                               embedders: Embedders) -> None:
     for mode in ("hybrid", "dense", "sparse"):
         hits = in_memory.search(embed_query(embedders, "list secrets", mode), (), 7, mode)
@@ -124,18 +119,11 @@ def test_results_are_best_first_and_at_most_k(in_memory: InMemorySearch,
         assert scores == sorted(scores, reverse=True)
 
 
-def test_unknown_language_finds_nothing(in_memory: InMemorySearch, qdrant: QdrantSearch,
+def test_unknown_language_finds_nothing(in_memory: StoreSearch, qdrant: StoreSearch,
                                         embedders: Embedders) -> None:
     query = embed_query(embedders, "upload a blob", "hybrid")
     assert in_memory.search(query, ("go",), 5, "hybrid") == []
     assert qdrant.search(query, ("go",), 5, "hybrid") == []
-
-
-def test_make_backend_picks_by_store_kind(sample_index: Store, embedders: Embedders,
-                                          settings_factory: Callable[..., Settings]) -> None:
-    assert isinstance(make_backend(sample_index, embedders), InMemorySearch)
-    server = Store(sample_index.client, settings_factory(qdrant_url="http://127.0.0.1:1"))
-    assert isinstance(make_backend(server, embedders), QdrantSearch)
 
 
 # -- pieces ------------------------------------------------------------------------------------
@@ -147,24 +135,28 @@ def test_language_filter_shapes() -> None:
     assert one is not None and one.must[0].key == "metadata.language"  # type: ignore[index,union-attr]
     assert one.must[0].match.value == "python"  # type: ignore[index,union-attr]
     two = language_filter(("java", "python"))
-    assert two.must[0].match.any == ["java", "python"]  # type: ignore[index,union-attr]
+    assert two.must[0].match.value == ["java", "python"]  # type: ignore[index,union-attr]
 
 
-def _doc(key: str) -> Document:
-    return Document(page_content=key, metadata={"_id": key})
-
-
-def test_fuse_rewards_agreement_and_keeps_k() -> None:
-    dense = [(_doc("a"), 0.9), (_doc("b"), 0.8), (_doc("c"), 0.7)]
-    sparse = [(_doc("b"), 12.0), (_doc("d"), 11.0), (_doc("e"), 3.0)]
-    fused = fuse([dense, sparse], k=3)
-    # b is in both rankings; then the two first places, then the second places
-    assert [d.metadata["_id"] for d, _ in fused] == ["b", "a", "d"]
-    assert len(fuse([dense, sparse], k=2)) == 2
-    # weights tilt the fusion between two rankings' first places
-    left, right = [(_doc("x"), 1.0)], [(_doc("y"), 1.0)]
-    assert fuse([left, right], k=1, weights=[2.0, 1.0])[0][0].metadata["_id"] == "x"
-    assert fuse([left, right], k=1, weights=[1.0, 2.0])[0][0].metadata["_id"] == "y"
+def test_hybrid_is_reciprocal_rank_fusion_of_the_two_rankings(in_memory: StoreSearch,
+                                                               embedders: Embedders) -> None:
+    for text in QUERIES:
+        k = 20
+        dense = in_memory.search(embed_query(embedders, text, "dense"), ("python",), k, "dense")
+        sparse = in_memory.search(embed_query(embedders, text, "sparse"), ("python",), k,
+                                  "sparse")
+        expected: dict[str, float] = {}
+        for ranking in (dense, sparse):
+            for rank, (doc, _score) in enumerate(ranking):
+                pid = doc.metadata["_id"]
+                expected[pid] = expected.get(pid, 0.0) + 1 / (RRF_K + rank)  # Qdrant: 0-based
+        fused = in_memory.search(embed_query(embedders, text, "hybrid"), ("python",), k,
+                                 "hybrid")
+        assert len(fused) == k
+        for doc, score in fused:
+            assert score == pytest.approx(expected[doc.metadata["_id"]], rel=1e-3), text
+        best = max(expected.values())
+        assert fused[0][1] == pytest.approx(best, rel=1e-3)
 
 
 # -- reload after ingest -------------------------------------------------------------------------
@@ -180,23 +172,28 @@ def _readme_file(sample_dir: Path, path: Path, language: str, package: str) -> P
     raise AssertionError(f"{language}/{package} is not in the sample corpus")
 
 
-def test_in_memory_engine_reloads_after_a_new_ingest(
+def test_a_reader_sees_a_new_ingest_at_its_next_search(
         tmp_path: Path, sample_dir: Path, settings_factory: Callable[..., Settings],
         embedders: Embedders) -> None:
-    settings = settings_factory()
+    settings = settings_factory(qdrant_path=str(tmp_path / "index"))
     first = _readme_file(sample_dir, tmp_path / "one.jsonl", "python", "azure-mgmt-storage")
     second = _readme_file(sample_dir, tmp_path / "two.jsonl", "dotnet", "Microsoft.Azure.Cosmos")
-    with Store.open(settings) as store:
+    with Store.open(settings) as store, Store.open(settings) as reader:
         ingest(settings, corpus=[first], store=store, progress=False)
-        engine = InMemorySearch(store)
+        engine = StoreSearch(reader)  # another Store: what another process sees
         query = embed_query(embedders, "Cosmos DB container items", "hybrid")
         before = engine.search(query, (), 10, "hybrid")
         assert {d.metadata["package"] for d, _ in before} == {"azure-mgmt-storage"}
-        generation = store.generation
+        generation = reader.generation
 
         ingest(settings, corpus=[second], store=store, progress=False)
 
-        assert store.generation > generation
         after = engine.search(query, (), 10, "hybrid")
+        assert reader.generation > generation
         assert after[0][0].metadata["package"] == "Microsoft.Azure.Cosmos"
         assert engine.search(query, ("dotnet",), 10, "hybrid")
+
+
+def test_make_backend_searches_the_store(sample_index: Store, embedders: Embedders) -> None:
+    backend = make_backend(sample_index, embedders)
+    assert isinstance(backend, StoreSearch) and backend.store is sample_index

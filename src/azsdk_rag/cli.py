@@ -1,4 +1,4 @@
-"""The ``azsdk-rag`` command line: ingest | status | ask | chat | eval | serve | mcp."""
+"""The ``azsdk-rag`` command line: ingest | status | index | ask | chat | eval | serve | mcp."""
 
 from __future__ import annotations
 
@@ -130,12 +130,61 @@ def status(ctx: click.Context, as_json: bool) -> None:
         return
     click.echo(f"location:   {data['location']} ({data['backend']})")
     click.echo(f"collection: {data['collection']}" + ("" if data["exists"] else " (not created)"))
+    if data.get("legacy"):
+        click.echo("            written by an older azsdk-rag: 'azsdk-rag ingest' moves it")
+    if data.get("version") is not None:
+        click.echo(f"version:    v{data['version']} ({data.get('origin') or 'ingest'}, "
+                   f"{data.get('created') or 'unknown time'})")
     if data.get("embeddings"):
         e = data["embeddings"]
         click.echo(f"embeddings: {e['dense_model']} ({e['dense_dim']}-d) + {e['sparse_model']}")
     click.echo(f"points:     {data['points']}")
     for lang, entry in data.get("languages", {}).items():
         click.echo(f"  {lang:<11} {entry['packages']:>4} packages {entry['points']:>6} points")
+
+
+@cli.group()
+def index() -> None:
+    """Move an index: export, import, pull from a Qdrant server (vectors included)."""
+
+
+@index.command("export")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_context
+@friendly
+def index_export(ctx: click.Context, file: Path) -> None:
+    """Write the current index, embedder record included, to FILE (gzip, JSON lines)."""
+    from .store.transfer import export_index
+
+    header = export_index(settings_from(ctx), file)
+    version = f" (v{header['version']})" if header.get("version") else ""
+    click.echo(f"exported {header['points']} points{version} to {file}")
+
+
+@index.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_context
+@friendly
+def index_import(ctx: click.Context, file: Path) -> None:
+    """Make an exported FILE (checked first) the embedded index's new version."""
+    from .store.transfer import import_index
+
+    done = import_index(settings_from(ctx), file)
+    click.echo(f"imported {done['points']} points from {file} -> v{done['version']} at "
+               f"{done['location']}")
+
+
+@index.command("pull")
+@click.pass_context
+@friendly
+def index_pull(ctx: click.Context) -> None:
+    """Copy the collection at AZSDK_RAG_QDRANT_URL into the embedded store (no re-embedding)."""
+    from .store.transfer import pull_index
+
+    settings = settings_from(ctx)
+    done = pull_index(settings)
+    click.echo(f"pulled {done['points']} points from {settings.qdrant_url} -> "
+               f"v{done['version']} at {done['location']}")
 
 
 def _language_id(value: str | None) -> str | None:

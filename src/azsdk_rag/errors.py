@@ -25,7 +25,7 @@ class StoreError(AzsdkRagError):
 
 
 class StoreLockedError(StoreError):
-    """Another process holds the embedded store."""
+    """Another ingest is writing the embedded index (readers are never locked out)."""
 
 
 class EmbedderMismatchError(StoreError):

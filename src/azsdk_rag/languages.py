@@ -242,6 +242,9 @@ PYTHON = Language(
         Cue(r"\b\w+\.py\b", label=".py file"),
         Cue(_HYPHEN_PACKAGE, weight=WEAK),
         Cue(r"(?<![\w@/.-])azure-[a-z0-9]+(?:-[a-z0-9]+)*\s*(?:==|~=|>=)\s*\d", label="pip pin"),
+        # pip names and Maven artifact ids look alike; Python posts call them packages or
+        # modules, Java posts artifacts or dependencies.
+        Cue(_HYPHEN_PACKAGE + r"\s+(?:package|module)\b", weight=WEAK, label="azure-* package"),
         code(r"\bfrom\s+[a-z_][\w]*(?:\.\w+)*\s+import\s+[\w(*]", label="Python import"),
         code(r"(?<![\w.@/-])import\s+azure\.[a-z]", label="Python import"),
         code(
@@ -419,6 +422,8 @@ JAVA = Language(
         ),
         Cue(r"\b\w+\.(?:java|kt|kts|jar)\b", label=".java file"),
         Cue(_HYPHEN_PACKAGE, weight=WEAK),
+        Cue(_HYPHEN_PACKAGE + r"\s+(?:artifact|dependency)\b", weight=WEAK,
+            label="azure-* artifact"),
         code(r"\bimport\s+(?:static\s+)?[a-z]\w*(?:\.\w+)+(?:\.\*)?\s*;", label="Java import"),
         code(r"\bpublic\s+static\s+void\s+main\b", label="public static void main"),
         code(r"\bSystem\.(?:out|err)\.print|\bSystem\.getenv\(", label="System.out"),
@@ -427,6 +432,8 @@ JAVA = Language(
         # Java's naming: BlobAsyncClient, SecretClientBuilder, ManagedIdentityCredentialBuilder.
         code(r"\b[A-Z]\w*(?:AsyncClient|ClientBuilder|CredentialBuilder)\b", weight=MEDIUM),
         code(r"\b(?:PagedFlux|PagedIterable|SyncPoller|PollerFlux)\b"),
+        # Java's paged results are Iterables: .iterator(), .iterableByPage(), .streamByPage().
+        code(r"\.(?:iterator|iterableByPage|streamByPage)\b", weight=MEDIUM, label=".iterator()"),
         code(r"\b(?:Mono|Flux)\b", weight=MEDIUM),
         code(r"\b(?:waitForCompletion|getFinalResult)\b|\.block\(\)", weight=MEDIUM),
         code(r"\bString\s+[a-z]\w*\s*=", weight=MEDIUM, label="String x ="),

@@ -355,6 +355,12 @@ class AzureSdkRag:
         """
         self.sessions.reset(session_id)
 
+    def index_version(self) -> int | None:
+        """A cheap identity of the index's contents: the embedded index's version number (one
+        small file read), or None on a server (no versions there, and other processes' writes
+        are not seen): the server then reuses :meth:`status` for a few seconds only."""
+        return self.store.version
+
     def status(self) -> dict[str, Any]:
         """The index (location, collection, points per language), the model and the languages.
 
@@ -365,14 +371,6 @@ class AzureSdkRag:
         data["retrieval_mode"] = self.settings.retrieval_mode
         data["languages_available"] = list(language_ids())
         return data
-
-    def index_version(self) -> Any:
-        """A cheap identity of what the index holds (the store's ``generation``), or ``None``
-        when the store has none: the server reuses :meth:`status` while it is unchanged."""
-        try:
-            return getattr(self.store, "generation", None)
-        except NotImplementedError:
-            return None
 
     # -- LCEL ----------------------------------------------------------------------------------
     @property

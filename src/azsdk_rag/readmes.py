@@ -51,15 +51,8 @@ def _info(meta: dict[str, Any]) -> PackageInfo:
 
 def _payload_metadata(store: Store) -> Iterator[tuple[Any, dict[str, Any], str]]:
     """(point id, metadata, page content) of every point."""
-    offset: Any = None
-    while True:
-        points, offset = store.client.scroll(store.collection, limit=1024, offset=offset,
-                                             with_payload=True, with_vectors=False)
-        for point in points:
-            payload = point.payload or {}
-            yield point.id, dict(payload.get("metadata") or {}), payload.get("page_content", "")
-        if offset is None:
-            return
+    for point in store.points():
+        yield point.id, point.metadata, point.payload.get("page_content", "")
 
 
 class Catalogue:

@@ -47,6 +47,10 @@ from .types import Source
 PACKAGE_DECAY = 0.5  # weight of a package's 2nd, 3rd ... chunk in its score
 SOURCE_FLOOR = 0.5
 """A source is listed only when its package score is at least this share of the best one's."""
+SPLIT_IDENTIFIERS = True
+"""BM25 also reads a question's code identifiers as words (``downloadToBuffer`` -> ``download to
+buffer``): the READMEs' prose says what their code names."""
+SPLIT_DENSE = True
 FOCUS_WORDS = 60
 """Posts longer than this (in words, code left out) are embedded on their question sentences."""
 IDENTIFIER_BOOST = 1.0
@@ -187,6 +191,11 @@ def embed_focused(embedders: Embedders, text: str, mode: str) -> Query:
     """The query's vectors: dense on :func:`focus`'s text, BM25 on the whole text with its code
     identifiers weighted :data:`IDENTIFIER_BOOST` times."""
     dense_text, sparse_text = focus(text)
+    words = split_identifiers(text) if SPLIT_IDENTIFIERS else ""
+    if words:
+        sparse_text = f"{sparse_text} {words}"
+        if SPLIT_DENSE:
+            dense_text = f"{dense_text} {words}"
     dense = embedders.dense.embed_query(dense_text) if mode in ("dense", "hybrid") else None
     sparse = None
     if mode in ("sparse", "hybrid"):
@@ -199,6 +208,21 @@ def embed_focused(embedders: Embedders, text: str, mode: str) -> Query:
                       for i, v in zip(indices, values, strict=True)]
         sparse = (indices, values)
     return Query(text, dense, sparse)
+
+
+_HUMP = re.compile(r"[A-Z]{2,}(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def split_identifiers(text: str) -> str:
+    """The words inside ``text``'s camelCase, PascalCase and snake_case identifiers, once each:
+    ``MessageText`` -> ``Message Text``."""
+    words: dict[str, None] = {}
+    for ident in sorted(identifiers(text)):
+        parts = _HUMP.findall(ident)
+        if len(parts) > 1:
+            for part in parts:
+                words.setdefault(part.lower())
+    return " ".join(words)
 
 
 _TOKEN = re.compile(r"[@\w][\w.@/-]*")

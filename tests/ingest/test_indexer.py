@@ -20,7 +20,7 @@ from azsdk_rag.ingest.indexer import Indexer, IngestReport, point_id
 from azsdk_rag.ingest.pipeline import chunker_for, ingest
 from azsdk_rag.ingest.sources import load_corpus, readme_document
 from azsdk_rag.settings import Settings
-from azsdk_rag.store import DENSE, SPARSE, Store
+from azsdk_rag.store import Store
 from azsdk_rag.types import EmbedderInfo
 from support.ingest_fixtures import SAMPLE, corpus_row, readme, tiny_rows, write_jsonl
 
@@ -80,12 +80,13 @@ def test_first_ingest_writes_every_chunk_with_dense_and_sparse_vectors(
     assert [done for done, _ in progress] == sorted({done for done, _ in progress})
     assert store.generation == 1
     assert store.record() == embedders.info
-    records, _ = store.client.scroll(store.collection, limit=100, with_vectors=True)
-    assert {str(r.id) for r in records} == expected_ids(docs)
+    records = list(store.points(vectors=True))
+    assert {r.id for r in records} == expected_ids(docs)
     for r in records:
-        assert len(r.vector[DENSE]) == embedders.info.dense_dim == 384
-        assert any(abs(x) > 0 for x in r.vector[DENSE])
-        assert len(r.vector[SPARSE].indices) > 0
+        assert r.dense is not None and r.sparse is not None
+        assert len(r.dense) == embedders.info.dense_dim == 384
+        assert any(abs(x) > 0 for x in r.dense)
+        assert len(r.sparse[0]) > 0
         assert r.payload["page_content"].startswith(r.payload["metadata"]["title"])
         assert {"language", "package", "section", "chunk", "url"} <= set(r.payload["metadata"])
     summary = report.summary()
@@ -191,11 +192,6 @@ def test_the_sample_index_holds_every_chunk_of_the_sample_corpus(sample_index: S
     assert stats["languages"] == expected
     assert {i for group in sample_index.ids_by_package().values() for i in group} == {
         point_id(c.metadata["language"], c.metadata["package"], c.page_content) for c in chunks}
-    offset = None
-    while True:
-        records, offset = sample_index.client.scroll(sample_index.collection, limit=256,
-                                                     offset=offset, with_vectors=True)
-        for r in records:
-            assert len(r.vector[DENSE]) == 384 and len(r.vector[SPARSE].indices) > 0
-        if offset is None:
-            break
+    for r in sample_index.points(vectors=True, batch=256):
+        assert r.dense is not None and r.sparse is not None
+        assert len(r.dense) == 384 and len(r.sparse[0]) > 0

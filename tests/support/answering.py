@@ -1,10 +1,10 @@
 """Helpers for the answering tests: a RAG over the shared sample index, small indexes, spies.
 
 Each test module builds its own ``AzureSdkRag`` once (a module-scoped fixture calling
-:func:`sample_rag`), always over the session's ``sample_index`` store: an embedded Qdrant folder
-can be opened by one client only. Small indexes for the CLI and ``from_env`` are
-made by copying points out of the sample index: the same chunks and vectors an ingest of those
-READMEs would write, without embedding them again (that costs ~0.1 s per chunk on two cores).
+:func:`sample_rag`), over the session's ``sample_index`` store (ingested once per session).
+Small indexes for the CLI and ``from_env`` are made by copying points out of the sample index:
+the same chunks and vectors an ingest of those READMEs would write, without embedding them
+again (that costs ~0.1 s per chunk on two cores).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
-from qdrant_client import QdrantClient, models
+from qdrant_client import QdrantClient
 
 from azsdk_rag.rag import AzureSdkRag
 from azsdk_rag.settings import Settings
-from azsdk_rag.store import Store
+from azsdk_rag.store import ServerStore, Store
 
 # The READMEs of the small index: enough for "/python upload a blob", a follow-up, and a
 # second language to route away from.
@@ -63,25 +63,12 @@ def copy_points(source: Store, target: Store,
                 keep: Callable[[dict[str, Any]], bool] = lambda _meta: True) -> int:
     """Copy the points whose metadata ``keep`` accepts (vectors, payload, ids) into ``target``.
 
-    The target collection is created with the source's embedder record, as ingest would.
+    The target gets the source's embedder record, as ingest would.
     """
     record = source.record()
     assert record is not None, "the sample index has no embedder record"
-    target.ensure_collection(record)
-    copied = 0
-    offset: Any = None
-    while True:
-        points, offset = source.client.scroll(source.collection, limit=512, offset=offset,
-                                              with_payload=True, with_vectors=True)
-        batch = [models.PointStruct(id=p.id, vector=p.vector, payload=p.payload)
-                 for p in points if keep(dict((p.payload or {}).get("metadata") or {}))]
-        if batch:
-            target.client.upsert(target.collection, points=batch, wait=True)
-            copied += len(batch)
-        if offset is None:
-            break
-    target.generation += 1
-    return copied
+    chosen = (p for p in source.points(vectors=True, batch=512) if keep(p.metadata))
+    return target.import_points(record, chosen, origin="test copy")
 
 
 def build_small_index(source: Store, path: Path, settings_factory: Callable[..., Settings],
@@ -97,7 +84,7 @@ def build_small_index(source: Store, path: Path, settings_factory: Callable[...,
 
 def memory_copy(source: Store, settings_factory: Callable[..., Settings]) -> Store:
     """The whole sample index in an in-memory Qdrant (to drive Qdrant's own search code)."""
-    store = Store(QdrantClient(location=":memory:"), settings_factory(qdrant_path=":memory:"))
+    store = ServerStore(QdrantClient(location=":memory:"), settings_factory(qdrant_path=":memory:"))
     copy_points(source, store)
     return store
 

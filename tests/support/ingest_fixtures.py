@@ -297,19 +297,23 @@ def cli_env(qdrant_path: Path | str, **extra: str) -> dict[str, str]:
 
 
 _HOLDER = """
-import sys
-from qdrant_client import QdrantClient
-client = QdrantClient(path=sys.argv[1])
+import fcntl, os, sys
+locks = os.path.join(sys.argv[1], sys.argv[2], "locks")
+os.makedirs(locks, exist_ok=True)
+fd = os.open(os.path.join(locks, "writer.lock"), os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
 print("holding", flush=True)
 sys.stdin.read()
-client.close()
 """
 
 
 @contextlib.contextmanager
-def store_held_by_another_process(path: Path) -> Iterator[subprocess.Popen[str]]:
-    """Another process opens the embedded store at ``path`` and keeps it until the block ends."""
-    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(path)], stdin=subprocess.PIPE,
+def store_held_by_another_process(path: Path, collection: str = "AzureSDKs"
+                                  ) -> Iterator[subprocess.Popen[str]]:
+    """Another process holds the writer lock of the embedded index at ``path`` (as a running
+    ingest does) until the block ends."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(path), collection],
+                            stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

@@ -104,16 +104,10 @@ def store_snapshot(store: Store) -> dict[str, tuple[str, str]]:
     if not store.exists():
         return {}
     out: dict[str, tuple[str, str]] = {}
-    offset: Any = None
-    while True:
-        points, offset = store.client.scroll(store.collection, limit=512, offset=offset,
-                                             with_payload=True, with_vectors=False)
-        for p in points:
-            payload = p.payload or {}
-            meta = json.dumps(payload.get("metadata") or {}, sort_keys=True)
-            out[str(p.id)] = (payload.get("page_content", ""), meta)
-        if offset is None:
-            return out
+    for p in store.points():
+        meta = json.dumps(p.metadata, sort_keys=True)
+        out[p.id] = (p.payload.get("page_content", ""), meta)
+    return out
 
 
 def snapshot(settings: Settings) -> dict[str, tuple[str, str]]:
@@ -203,6 +197,35 @@ def small_tmpfs(path: Path, size: str = "1m") -> Iterator[Path]:
         yield path
     finally:
         _umount(path)
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, mib: int = 32) -> Iterator[Path]:
+    """A small ext4 file system (a loop-mounted image) at ``path``: a real disk that fills up.
+
+    Not a tmpfs: Qdrant Edge maps its files shared and writable, and on a tmpfs every mapped page
+    takes memory from the file system's size, so a small tmpfs is full as soon as a shard loads;
+    on a disk the files stay sparse. Skips where loop mounts are not allowed."""
+    path.mkdir(parents=True, exist_ok=True)
+    image = path.parent / f"{path.name}.img"
+    with open(image, "wb") as fh:
+        fh.truncate(mib << 20)
+    try:
+        made = subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], capture_output=True,
+                              text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"cannot make a file system here ({exc}); the injected ENOSPC test covers this")
+    if made.returncode != 0:
+        pytest.skip(f"cannot make a file system here ({made.stderr.strip()})")
+    why = _mount(["-o", "loop", str(image), str(path)])
+    if why is not None:
+        pytest.skip(f"cannot loop-mount a disk image here ({why}); the injected ENOSPC test "
+                    "covers this")
+    try:
+        yield path
+    finally:
+        _umount(path)
+        image.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

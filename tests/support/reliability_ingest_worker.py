@@ -9,10 +9,11 @@ then runs the real ingest (``azsdk_rag.ingest.pipeline.ingest``, as ``azsdk-rag 
 and prints the report as JSON; start-up (seconds of imports on a busy machine) is thus kept out
 of the test's waiting. With ``--cli`` it runs the real command line instead.
 
-Pausing at N: once this process has written N new points (the batch that crosses N is cut
-there), or when every new point is written and nothing stale is deleted yet, it prints
-``paused N`` and waits for stdin to close. A SIGKILL then lands at exactly that point of the
-ingest, whatever the machine's speed: no polling of the store, no race with the ingest's end.
+Pausing at N: once this process has written N new points (the batch that crosses N is cut there),
+or when every new point is written and nothing stale is deleted yet, it prints ``paused N`` and
+waits for stdin to close. ``go commit`` pauses inside the switch instead: the new version is
+complete and renamed, the pointer not yet replaced. A SIGKILL then lands at exactly that point of
+the ingest, whatever the machine's speed: no polling of the store, no race with the ingest's end.
 """
 
 from __future__ import annotations
@@ -36,15 +37,15 @@ def pause_at(points: int) -> None:
         sys.stdin.read()  # until the test kills us (or goes away)
         raise SystemExit(3)
 
-    def cut_upsert(self: Indexer, ids: list[str], docs: list[Any]) -> None:
+    def cut_upsert(self: Indexer, writer: Any, ids: list[str], docs: list[Any]) -> None:
         nonlocal written
         room = points - written
         if room >= len(ids):
-            upsert(self, ids, docs)
+            upsert(self, writer, ids, docs)
             written += len(ids)
             return
         if room > 0:  # half-way through a batch
-            upsert(self, ids[:room], docs[:room])
+            upsert(self, writer, ids[:room], docs[:room])
             written += room
         stop()
 
@@ -54,6 +55,22 @@ def pause_at(points: int) -> None:
 
     Indexer._upsert = cut_upsert  # type: ignore[method-assign]
     Indexer._refresh_payloads = refresh_then_stop  # type: ignore[method-assign]
+
+
+def pause_in_commit() -> None:
+    """Stop between renaming the finished version into place and replacing CURRENT."""
+    from azsdk_rag.store import versions
+
+    real = versions.write_atomically
+
+    def write(path: Path, text: str) -> None:
+        if path.name == versions.CURRENT:
+            print("paused commit", flush=True)
+            sys.stdin.read()
+            raise SystemExit(3)
+        real(path, text)
+
+    versions.write_atomically = write  # type: ignore[assignment]
 
 
 def main() -> None:
@@ -80,7 +97,9 @@ def main() -> None:
     go = sys.stdin.readline().split()
     if not go:
         return  # the test went away
-    if len(go) > 1:
+    if len(go) > 1 and go[1] == "commit":
+        pause_in_commit()
+    elif len(go) > 1:
         pause_at(int(go[1]))
     report = ingest(settings, corpus=[args.corpus], progress=False)
     print(json.dumps(report.to_dict()), flush=True)

@@ -66,6 +66,7 @@ class FakeQdrantServer:
         self.api_key = api_key
         self.backend = QdrantClient(location=":memory:")
         self.calls: list[str] = []
+        self.bodies: list[tuple[str, Any]] = []  # (operation, request body) of every request
         self.headers: list[dict[str, str]] = []
         self.hook: Callable[[str], None] | None = None
         self._lock = threading.Lock()
@@ -125,6 +126,7 @@ class FakeQdrantServer:
     def handle(self, op: str, name: str, query: dict[str, str], body: Any) -> Any:
         with self._lock:  # the in-memory backend is not meant for concurrent writers
             self.calls.append(op)
+            self.bodies.append((op, body))
             if self.hook is not None:
                 self.hook(op)
             return getattr(self, f"_op_{op}")(name, query, body)
@@ -195,6 +197,7 @@ class FakeQdrantServer:
         req = models.QueryRequest.model_validate(body or {})
         return self.backend.query_points(
             name, query=req.query, using=req.using, query_filter=req.filter,
+            prefetch=req.prefetch, search_params=req.params,
             limit=req.limit or 10, with_payload=req.with_payload
             if req.with_payload is not None else False,
             with_vectors=req.with_vector if req.with_vector is not None else False)

@@ -1,8 +1,10 @@
 """Write chunks into the collection: deterministic ids, only what changed, old chunks removed last.
 
 Ids come from (language, package, chunk text), so re-ingesting unchanged READMEs embeds and writes
-nothing. New points are written before stale ones are deleted: an ingest killed at any moment leaves
-the old index plus some new points, and running it again ends with exactly the index of a clean run.
+nothing. On the embedded store the changes go into a new version that readers see only once it is
+complete (an ingest killed at any moment leaves the previous version serving). On a server, new
+points are written before stale ones are deleted: a killed ingest leaves the old index plus some
+new points, and running it again ends with exactly the index of a clean run.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from langchain_core.documents import Document
-from qdrant_client import models
 
 from ..embeddings import Embedders
-from ..store import DENSE, SPARSE, Store, store_errors
+from ..store import Point, Store, Writer, store_errors
 from .chunking import embedding_view
 
 log = logging.getLogger(__name__)
@@ -64,14 +65,17 @@ class Indexer:
 
     def index(self, readmes: int, chunks: Sequence[Document], *, prune: bool = False,
               progress: Progress | None = None) -> IngestReport:
-        """Upsert new chunks, delete replaced ones and (``prune``) packages gone from the source."""
+        """Upsert new chunks, delete replaced ones and (``prune``) packages gone from the source.
+
+        On the embedded store the changes make a new version, switched to once complete; with
+        nothing to change, no version is made.
+        """
         with store_errors(self.store.settings):
             return self._index(readmes, chunks, prune=prune, progress=progress)
 
     def _index(self, readmes: int, chunks: Sequence[Document], *, prune: bool,
                progress: Progress | None) -> IngestReport:
         start = time.perf_counter()
-        self.store.ensure_collection(self.embedders.info)
         wanted: dict[str, Document] = {}
         by_package: dict[tuple[str, str], set[str]] = defaultdict(set)
         for chunk in chunks:
@@ -79,68 +83,58 @@ class Indexer:
             pid = point_id(*key, chunk.page_content)
             wanted[pid] = chunk
             by_package[key].add(pid)
-        existing = self.store.ids_by_package()
-        have = set().union(*existing.values()) if existing else set()
-        # shortest first: batches of similar length waste least padding in the embedder
-        todo = sorted((pid for pid in wanted if pid not in have),
-                      key=lambda pid: len(wanted[pid].page_content))
-        report = IngestReport(readmes=readmes, chunks=len(wanted),
-                              unchanged=len(wanted) - len(todo))
-        for i in range(0, len(todo), self.batch_size):
-            batch = todo[i:i + self.batch_size]
-            self._upsert(batch, [wanted[pid] for pid in batch])
-            report.written += len(batch)
-            if progress:
-                progress(report.written, len(todo))
-        report.updated = self._refresh_payloads(wanted, have)
-        stale: list[str] = []
-        for key, ids in by_package.items():
-            stale.extend(existing.get(key, set()) - ids)
-        if prune:
-            languages = {lang for lang, _ in by_package}
-            gone = [key for key in existing if key[0] in languages and key not in by_package]
-            report.pruned_packages = len(gone)
-            for key in gone:
-                stale.extend(existing[key])
-        for i in range(0, len(stale), 1024):
-            self.store.client.delete(
-                self.store.collection,
-                points_selector=models.PointIdsList(points=stale[i:i + 1024]),
-            )
-        report.deleted = len(stale)
-        if report.written or report.deleted or report.updated:
-            self.store.generation += 1
+        with self.store.writing(self.embedders.info) as writer:
+            existing = self.store.ids_by_package()
+            have = set().union(*existing.values()) if existing else set()
+            # shortest first: batches of similar length waste least padding in the embedder
+            todo = sorted((pid for pid in wanted if pid not in have),
+                          key=lambda pid: len(wanted[pid].page_content))
+            report = IngestReport(readmes=readmes, chunks=len(wanted),
+                                  unchanged=len(wanted) - len(todo))
+            for i in range(0, len(todo), self.batch_size):
+                batch = todo[i:i + self.batch_size]
+                self._upsert(writer, batch, [wanted[pid] for pid in batch])
+                report.written += len(batch)
+                if progress:
+                    progress(report.written, len(todo))
+            report.updated = self._refresh_payloads(writer, wanted, have)
+            stale: list[str] = []
+            for key, ids in by_package.items():
+                stale.extend(existing.get(key, set()) - ids)
+            if prune:
+                languages = {lang for lang, _ in by_package}
+                gone = [key for key in existing if key[0] in languages and key not in by_package]
+                report.pruned_packages = len(gone)
+                for key in gone:
+                    stale.extend(existing[key])
+            if stale:
+                writer.delete(stale)
+            report.deleted = len(stale)
         report.seconds = time.perf_counter() - start
         return report
 
-    def _refresh_payloads(self, wanted: dict[str, Document], have: set[str]) -> int:
+    def _refresh_payloads(self, writer: Writer, wanted: dict[str, Document],
+                          have: set[str]) -> int:
         """Rewrite the payload of unchanged chunks whose metadata changed (a new version, URL or
         position in the README): same text, same id and vectors, so nothing is embedded again;
         without this the index keeps the old metadata until the chunk's text changes."""
         same = [pid for pid in wanted if pid in have]
         updated = 0
         for i in range(0, len(same), 256):
-            points = self.store.client.retrieve(self.store.collection, same[i:i + 256],
-                                                with_payload=True, with_vectors=False)
-            for point in points:
-                doc = wanted[str(point.id)]
+            for point in self.store.retrieve(same[i:i + 256]):
+                doc = wanted[point.id]
                 payload = {"page_content": doc.page_content, "metadata": doc.metadata}
-                if (point.payload or {}) != payload:
-                    self.store.client.overwrite_payload(self.store.collection, payload=payload,
-                                                        points=[point.id])
+                if point.payload != payload:
+                    writer.overwrite_payload(point.id, payload)
                     updated += 1
         return updated
 
-    def _upsert(self, ids: list[str], docs: list[Document]) -> None:
+    def _upsert(self, writer: Writer, ids: list[str], docs: list[Document]) -> None:
         texts = [embedding_view(d.page_content) for d in docs]
         dense = self.embedders.dense.embed_documents(texts)
         sparse = self.embedders.sparse.embed_documents(texts)
-        points = [
-            models.PointStruct(
-                id=pid,
-                vector={DENSE: d, SPARSE: models.SparseVector(indices=s.indices, values=s.values)},
-                payload={"page_content": doc.page_content, "metadata": doc.metadata},
-            )
+        writer.upsert([
+            Point(pid, {"page_content": doc.page_content, "metadata": doc.metadata}, d,
+                  (list(s.indices), list(s.values)))
             for pid, doc, d, s in zip(ids, docs, dense, sparse, strict=True)
-        ]
-        self.store.client.upsert(self.store.collection, points=points, wait=True)
+        ])
