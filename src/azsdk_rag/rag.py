@@ -358,7 +358,10 @@ class AzureSdkRag:
     def index_version(self) -> int | None:
         """A cheap identity of the index's contents: the embedded index's version number (one
         small file read), or None on a server (no versions there, and other processes' writes
-        are not seen): the server then reuses :meth:`status` for a few seconds only."""
+        are not seen): the server then reuses :meth:`status` for a few seconds only.
+
+            if rag.index_version() != seen: status = rag.status()
+        """
         return self.store.version
 
     def status(self) -> dict[str, Any]:
