@@ -360,7 +360,7 @@ class AzureSdkRag:
         small file read), or None on a server (no versions there, and other processes' writes
         are not seen): the server then reuses :meth:`status` for a few seconds only.
 
-            if rag.index_version() != seen: status = rag.status()
+            rag.index_version()  # 3: v3 is current; after the next ingest, 4
         """
         return self.store.version
 
