@@ -315,6 +315,22 @@ def test_the_installed_command_answers(env: dict[str, str]) -> None:
 
 
 @pytest.mark.skipif(not EXE.exists(), reason="the azsdk-rag script is not installed in .venv")
+def test_a_reader_that_stops_early_is_no_error(env: dict[str, str]) -> None:
+    """``azsdk-rag ask ... | head -1``: the pipe closes before the answer is written."""
+    proc = subprocess.Popen([str(EXE), "ask", "/python upload a blob"],
+                            env={**os.environ, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # like head, gone before the first line arrives
+    try:
+        stderr = proc.stderr.read()
+        assert proc.wait(timeout=120) == 141  # as a process stopped by SIGPIPE
+    finally:
+        proc.kill()
+    assert "error" not in stderr.lower() and "Traceback" not in stderr, stderr
+
+
+@pytest.mark.skipif(not EXE.exists(), reason="the azsdk-rag script is not installed in .venv")
 def test_the_installed_command_reports_a_bad_file_in_one_line(env: dict[str, str],
                                                               tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"

@@ -21,9 +21,10 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
 from azsdk_rag.embeddings import Embedders
 from azsdk_rag.errors import ConfigError, EmbedderMismatchError, EmptyIndexError
+from azsdk_rag.events import EMPTY_QUESTION
 from azsdk_rag.extractive import LABEL
 from azsdk_rag.languages import Installer, Language, names, registered
-from azsdk_rag.rag import EMPTY_QUESTION, AzureSdkRag
+from azsdk_rag.rag import AzureSdkRag
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import Store
 from azsdk_rag.types import (

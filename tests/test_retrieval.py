@@ -366,3 +366,13 @@ def test_identifiers_are_also_read_as_words() -> None:
     assert split_identifiers("the MessageText prop and get_blob_client()") == \
         "message text get blob client"
     assert split_identifiers("plain words only") == ""
+
+
+def test_a_two_language_cross_cutting_question_lifts_both_support_readmes() -> None:
+    hits = [_hit("python", "azure-cosmos", 0, 0.05), _hit("python", "azure-batch", 0, 0.04),
+            _hit("javascript", "@azure/cosmos", 0, 0.035), _hit("python", "azure-core", 0, 0.02),
+            _hit("javascript", "@azure/logger", 0, 0.01)]
+    ranked = lift_support(rank_packages(hits), "how does sdk logging work in python vs js?",
+                          ["javascript", "python"])
+    top = [key for key, _s, _i in ranked][:3]
+    assert set(top[1:]) == {("python", "azure-core"), ("javascript", "@azure/logger")}

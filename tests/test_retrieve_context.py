@@ -11,7 +11,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableLambda
 
-from azsdk_rag.rag import prompt_messages
+from azsdk_rag.events import prompt_messages
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import Store
 from azsdk_rag.types import Hint, Route

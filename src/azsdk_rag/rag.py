@@ -20,13 +20,13 @@ from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
-from langchain_core.prompt_values import PromptValue
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from .chains import ChainFactory, LanguageChains
 from .embeddings import Embedders, make_embedders
 from .errors import EmptyIndexError, ModelError
+from .events import EMPTY_ROUTE, EventCollector, empty_question, prompt_messages
 from .evidence import EvidenceSource, PackageEvidence, evidence_path, from_chunks
 from .extractive import ExtractiveChatModel
 from .history import Session, SessionStore, topic_terms
@@ -39,22 +39,7 @@ from .router import History, LanguageChoice, LanguageRouter, normalise_history
 from .search import make_backend
 from .settings import Settings
 from .store import Store, store_errors
-from .types import (
-    Answer,
-    DeltaEvent,
-    DoneEvent,
-    Event,
-    Hint,
-    Retrieval,
-    Role,
-    Route,
-    RouteEvent,
-    Source,
-    SourcesEvent,
-    Turns,
-)
-
-EMPTY_QUESTION = "Ask a question about an Azure SDK, e.g. `/python upload a file to blob storage`."
+from .types import Answer, DoneEvent, Event, Hint, Retrieval, Route, RouteEvent, Turns
 
 
 class AzureSdkRag:
@@ -234,7 +219,7 @@ class AzureSdkRag:
         """
         question = question.strip()
         if not question:
-            return Retrieval(_EMPTY_ROUTE, [], "", [])
+            return Retrieval(EMPTY_ROUTE, [], "", [])
         route, inputs, _chain = self._prepare(question, session_id, language, hint, history)
         out = self.chains.context_for(route.languages).invoke(inputs)
         return Retrieval(route, to_sources(out["docs"]), out["variables"]["context"],
@@ -265,13 +250,13 @@ class AzureSdkRag:
         """
         question = question.strip()
         if not question:
-            for event in _empty_question():
+            for event in empty_question():
                 yield event
             return
         route, inputs, chain = await asyncio.to_thread(self._prepare, question, session_id,
                                                        language, hint, history)
         yield RouteEvent(route)
-        collect = _Collector()
+        collect = EventCollector()
         with model_errors(self.settings):
             async for chunk in chain.astream(inputs):
                 for event in collect.feed(chunk):
@@ -289,18 +274,18 @@ class AzureSdkRag:
         """
         question = question.strip()
         if not question:
-            yield from _empty_question()
+            yield from empty_question()
             return
         route, inputs, chain = self._prepare(question, session_id, language, hint, history)
         yield RouteEvent(route)
-        collect = _Collector()
+        collect = EventCollector()
         with model_errors(self.settings):
             for chunk in chain.stream(inputs):
                 yield from collect.feed(chunk)
         yield DoneEvent(self._finish(question, route, collect,
                                      session_id if history is None else None))
 
-    def _finish(self, question: str, route: Route, collect: _Collector,
+    def _finish(self, question: str, route: Route, collect: EventCollector,
                 session_id: str | None) -> Answer:
         error = finish_reason_error(collect.response_metadata)
         if error:
@@ -401,9 +386,6 @@ class AzureSdkRag:
         return RunnableLambda(prepare, name="route") | RunnableLambda(dispatch, name="dispatch")
 
 
-_EMPTY_ROUTE = Route((), "", "none", "empty question")
-
-
 def as_messages(history: History | None) -> list[BaseMessage]:
     """Any :data:`~azsdk_rag.router.History` as LangChain messages: user and assistant turns.
 
@@ -411,43 +393,3 @@ def as_messages(history: History | None) -> list[BaseMessage]:
     """
     return [HumanMessage(text) if role == "user" else AIMessage(text)
             for role, text in normalise_history(history)]
-
-_ROLES: dict[str, Role] = {"system": "system", "human": "user", "ai": "assistant"}
-
-
-def prompt_messages(prompt: PromptValue) -> list[tuple[Role, str]]:
-    """A prompt value as (role, text) pairs: system, history, then excerpts and question."""
-    return [(_ROLES.get(message.type, "user"), message.text)
-            for message in prompt.to_messages()]
-
-
-def _empty_question() -> Iterator[Event]:
-    yield RouteEvent(_EMPTY_ROUTE)
-    yield DoneEvent(Answer(EMPTY_QUESTION, _EMPTY_ROUTE, []))
-
-
-class _Collector:
-    """Turns a chain's streamed ``{"docs"}`` / ``{"answer"}`` chunks into events and a whole."""
-
-    def __init__(self) -> None:
-        self.sources: list[Source] = []
-        self.parts: list[str] = []
-        self.response_metadata: dict[str, Any] = {}
-
-    def feed(self, chunk: dict[str, Any]) -> list[Event]:
-        events: list[Event] = []
-        if "docs" in chunk:
-            self.sources = to_sources(chunk["docs"])
-            events.append(SourcesEvent(self.sources))
-        if "answer" in chunk:
-            piece = chunk["answer"]
-            text = piece if isinstance(piece, str) else getattr(piece, "text", str(piece))
-            self.response_metadata.update(getattr(piece, "response_metadata", None) or {})
-            if text:
-                self.parts.append(text)
-                events.append(DeltaEvent(text))
-        return events
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)

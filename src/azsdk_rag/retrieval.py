@@ -19,8 +19,8 @@ Real questions are noisier than search queries, so before and after the search:
   package whose service it names gains score.
 - **Cross-cutting topics** (:func:`topics`): retries, proxies, timeouts, HTTP transport, mocking,
   logging and credentials are answered by each language's core, logger and identity READMEs
-  (:attr:`Language.support_packages`); such a README is lifted to second place when the question
-  is about that topic and names a service too.
+  (:attr:`Language.support_packages`); such a README is lifted level with the best package
+  (second place, or first where its best chunk is better), one per routed language.
 - **Sources** (:func:`to_sources`): an answer lists a README only when its package score is at
   least :data:`SOURCE_FLOOR` of the best one's.
 """
@@ -302,20 +302,30 @@ def topics(query: str) -> list[str]:
 
 
 def lift_support(ranked: Ranked, query: str, languages: Sequence[str]) -> Ranked:
-    """A cross-cutting question (see :data:`TOPICS`) about one language gets that language's
-    support README (core, logger, identity) at second place at least, when it was retrieved."""
-    if len(languages) != 1 or len(ranked) < 3 or languages[0] not in LANGUAGES:
+    """A cross-cutting question (see :data:`TOPICS`) routed to one or a few languages gets each
+    language's support README (core, logger, identity) level with the best package, when it
+    was retrieved (one language's at second place or first, where its best chunk is better;
+    two languages' next to each other)."""
+    if not languages or len(ranked) < 3:
         return ranked
-    lang = LANGUAGES[languages[0]]
-    wanted = [p for p in (lang.support_package(t) for t in topics(query)) if p]
-    for package in dict.fromkeys(wanted):
-        position = next((i for i, (key, _s, _it) in enumerate(ranked)
-                         if key == (lang.id, package)), None)
-        if position is None or position <= 1:
+    subjects = topics(query)
+    wanted: list[tuple[str, str]] = []
+    for language in languages:
+        lang = LANGUAGES.get(language)
+        if lang is not None:
+            wanted += [(lang.id, p) for p in (lang.support_package(t) for t in subjects) if p]
+    slot = 1
+    for target in dict.fromkeys(wanted):
+        position = next((i for i, (key, _s, _it) in enumerate(ranked) if key == target), None)
+        if position is None:
             continue
-        key, _score, items = ranked.pop(position)
-        second = ranked[1][1]
-        ranked.insert(1, (key, second + 1e-6, items))
+        if position > slot:
+            key, _score, items = ranked.pop(position)
+            # level with the one above it: where the scores tie, the best chunk decides
+            ranked.insert(slot, (key, ranked[slot - 1][1], items))
+        slot += 1
+        if slot >= len(ranked):
+            break
     return ranked
 
 

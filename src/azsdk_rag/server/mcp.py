@@ -278,14 +278,17 @@ class AzureSdkMcp(FastMCP):
         return [ReadResourceContents(content=result.markdown, mime_type=README_MIME)]
 
 
-def build_server(holder: RagHolder, **kwargs: Any) -> AzureSdkMcp:
-    """The MCP server over ``holder``'s RAG; ``kwargs`` go to FastMCP (host, port, ...)."""
-    server = AzureSdkMcp(holder, **kwargs)
-    sessions: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
-    readonly = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
+ToolSpec = tuple[Callable[..., Any], type[BaseModel], str, str, ToolAnnotations]
+"""A tool as registered: function, result model (output schema), title, description, hints."""
+READONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
 
-    async def in_thread(fn: Callable[..., T], *args: Any) -> T:
-        return await anyio.to_thread.run_sync(fn, *args)
+
+async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
+    return await anyio.to_thread.run_sync(fn, *args)
+
+
+def _lookup_tools(server: AzureSdkMcp) -> list[ToolSpec]:
+    """The three read-only lookups: search, one README, the package list."""
 
     async def search_azure_sdk_docs(
         query: Annotated[str, Field(description="What to look for, in words or code; a leading "
@@ -299,7 +302,7 @@ def build_server(holder: RagHolder, **kwargs: Any) -> AzureSdkMcp:
                                 json_schema_extra={"minimum": 1, "maximum": MAX_K})] = 5,
     ) -> Annotated[CallToolResult, SearchResult]:
         tools = await server.holder.tools()
-        result = await in_thread(tools.search, query, language, package, k)
+        result = await _in_thread(tools.search, query, language, package, k)
         return _result(result, search_text(result))
 
     async def get_azure_sdk_readme(
@@ -308,8 +311,26 @@ def build_server(holder: RagHolder, **kwargs: Any) -> AzureSdkMcp:
         language: Annotated[str, Field(description=LANGUAGE)],
     ) -> Annotated[CallToolResult, ReadmeResult]:
         tools = await server.holder.tools()
-        result = await in_thread(tools.readme, package, language)
+        result = await _in_thread(tools.readme, package, language)
         return _result(result, readme_text(result))
+
+    async def list_azure_sdk_packages(
+        language: Annotated[str | None, Field(description=LANGUAGE)] = None,
+        query: Annotated[str | None, Field(description="Words that the package name, title or "
+                                           "service must contain, e.g. 'storage blob'.")] = None,
+    ) -> Annotated[CallToolResult, PackageList]:
+        tools = await server.holder.tools()
+        result = await _in_thread(tools.packages, language, query)
+        return _result(result, packages_text(result))
+
+    return [(search_azure_sdk_docs, SearchResult, "Search Azure SDK docs", SEARCH, READONLY),
+            (get_azure_sdk_readme, ReadmeResult, "Get an Azure SDK README", README, READONLY),
+            (list_azure_sdk_packages, PackageList, "List Azure SDK packages", PACKAGES, READONLY)]
+
+
+def _ask_tool(server: AzureSdkMcp) -> ToolSpec:
+    """The answering tool; each client's sessions are its own (keyed by its MCP session)."""
+    sessions: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
     async def ask_azure_sdk(
         question: Annotated[str, Field(description="The developer's question; a leading slash "
@@ -327,22 +348,16 @@ def build_server(holder: RagHolder, **kwargs: Any) -> AzureSdkMcp:
         result.session = name
         return _result(result, ask_text(result))
 
-    async def list_azure_sdk_packages(
-        language: Annotated[str | None, Field(description=LANGUAGE)] = None,
-        query: Annotated[str | None, Field(description="Words that the package name, title or "
-                                           "service must contain, e.g. 'storage blob'.")] = None,
-    ) -> Annotated[CallToolResult, PackageList]:
-        tools = await server.holder.tools()
-        result = await in_thread(tools.packages, language, query)
-        return _result(result, packages_text(result))
+    return (ask_azure_sdk, AskResult, "Ask about an Azure SDK", ASK,
+            ToolAnnotations(readOnlyHint=True, idempotentHint=False, openWorldHint=False))
 
-    for fn, model, title, description, annotations in (
-        (search_azure_sdk_docs, SearchResult, "Search Azure SDK docs", SEARCH, readonly),
-        (get_azure_sdk_readme, ReadmeResult, "Get an Azure SDK README", README, readonly),
-        (ask_azure_sdk, AskResult, "Ask about an Azure SDK", ASK,
-         ToolAnnotations(readOnlyHint=True, idempotentHint=False, openWorldHint=False)),
-        (list_azure_sdk_packages, PackageList, "List Azure SDK packages", PACKAGES, readonly),
-    ):
+
+def build_server(holder: RagHolder, **kwargs: Any) -> AzureSdkMcp:
+    """The MCP server over ``holder``'s RAG; ``kwargs`` go to FastMCP (host, port, ...)."""
+    server = AzureSdkMcp(holder, **kwargs)
+    search, readme, packages = _lookup_tools(server)
+    for fn, model, title, description, annotations in (search, readme, _ask_tool(server),
+                                                       packages):
         server.add_tool(fn, title=title, description=description, annotations=annotations,
                         structured_output=True)
         server.output_schemas[fn.__name__] = output_schema(model)

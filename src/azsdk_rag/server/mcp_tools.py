@@ -104,25 +104,11 @@ class AskResult(BaseModel):
     sources: list[SourceOut]
 
 
-class PackageOut(BaseModel):
-    language: str
-    package: str
-    title: str
-    service: str
-    plane: str
-    url: str
-    version: str
-
-    @classmethod
-    def of(cls, info: PackageInfo) -> PackageOut:
-        return cls(**info.to_dict())
-
-
 class PackageList(BaseModel):
     language: str | None
     query: str | None
     count: int
-    packages: list[PackageOut]
+    packages: list[PackageInfo]  # the catalogue's own records (a dataclass pydantic reads)
 
 
 # -- argument checks -------------------------------------------------------------------------------
@@ -259,7 +245,7 @@ class AzureSdkTools:
             raise ToolInputError("The index holds no READMEs yet; build it with "
                                  "'azsdk-rag ingest'.")
         return PackageList(language=lang, query=words, count=len(found),
-                           packages=[PackageOut.of(info) for info in found])
+                           packages=list(found))
 
 
 def _model_name(model: Any) -> str:
