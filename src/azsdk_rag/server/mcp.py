@@ -14,6 +14,7 @@ only, never with their message or a traceback.
 
 import asyncio
 import logging
+import os
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, TypeVar
@@ -283,8 +284,25 @@ ToolSpec = tuple[Callable[..., Any], type[BaseModel], str, str, ToolAnnotations]
 READONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
 
 
+_WORKERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = \
+    weakref.WeakKeyDictionary()
+
+
+def _workers() -> anyio.CapacityLimiter:
+    """As many tool calls compute at once as there are cores (one limiter per event loop).
+
+    A search is CPU-bound (the query embedding): twenty at once on two cores are each slower, and
+    every extra thread grows its own ONNX and allocator buffers. The others wait their turn.
+    """
+    loop = asyncio.get_running_loop()
+    limiter = _WORKERS.get(loop)
+    if limiter is None:
+        limiter = _WORKERS[loop] = anyio.CapacityLimiter(max(2, os.cpu_count() or 2))
+    return limiter
+
+
 async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
-    return await anyio.to_thread.run_sync(fn, *args)
+    return await anyio.to_thread.run_sync(fn, *args, limiter=_workers())
 
 
 def _lookup_tools(server: AzureSdkMcp) -> list[ToolSpec]:
