@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="azsdk-bench-") as tmp:
         index = args.index or Path(tmp) / "index"
         if args.index is None:
-            step("ingest", "speed", ["ingest", "--index", str(index), "--corpus",
+            step("ingest", "speed", ["ingest", "--unchanged", "--index", str(index), "--corpus",
                                      str(args.corpus), "--json-out", str(out / "ingest.json")],
                  timings)
         files, outs = [str(args.questions)], [str(out / "quality.json")]

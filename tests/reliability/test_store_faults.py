@@ -387,7 +387,7 @@ def test_a_full_disk_is_a_store_error_that_says_so(
 
 
 @pytest.fixture
-def full_tmpfs(reliability_index: Path, tmp_path: Path) -> Iterator[Path]:
+def full_disk(reliability_index: Path, tmp_path: Path) -> Iterator[Path]:
     """A copy of the small index on a small disk with (almost) no room left; yields the index.
 
     Edge's files are sparse: the copy keeps their holes, as the index on disk has them."""
@@ -399,21 +399,21 @@ def full_tmpfs(reliability_index: Path, tmp_path: Path) -> Iterator[Path]:
 
 
 def test_a_real_full_file_system_fails_the_ingest_with_one_line_and_a_rerun_is_clean(
-        full_tmpfs: Path, bigger_corpus: Path,
+        full_disk: Path, bigger_corpus: Path,
         settings_factory: Callable[..., Settings]) -> None:
-    settings = settings_factory(qdrant_path=str(full_tmpfs), batch_size=4)
+    settings = settings_factory(qdrant_path=str(full_disk), batch_size=4)
     before = snapshot(settings)
     cli_line(within(BOUND, run_cli, ["ingest", "--corpus", str(bigger_corpus)], settings))
     assert snapshot(settings) == before  # the previous version serves, untouched
-    (full_tmpfs.parent / "filler.bin").unlink()  # the fault ends
+    (full_disk.parent / "filler.bin").unlink()  # the fault ends
     within(BOUND, ingest, settings, corpus=[bigger_corpus], progress=False)
     assert texts(snapshot(settings)) == expected_index(settings, bigger_corpus)
 
 
 def test_a_real_full_file_system_is_a_store_error_that_says_so(
-        full_tmpfs: Path, bigger_corpus: Path,
+        full_disk: Path, bigger_corpus: Path,
         settings_factory: Callable[..., Settings]) -> None:
-    settings = settings_factory(qdrant_path=str(full_tmpfs), batch_size=4)
+    settings = settings_factory(qdrant_path=str(full_disk), batch_size=4)
     result = within(BOUND, run_cli, ["ingest", "--corpus", str(bigger_corpus)], settings)
     assert result.exit_code == 1
     one_sentence(cli_line(result), "full")

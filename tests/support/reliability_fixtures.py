@@ -187,19 +187,6 @@ def _umount(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def small_tmpfs(path: Path, size: str = "1m") -> Iterator[Path]:
-    """A size-limited tmpfs at ``path`` (skips the test where mounting is not allowed)."""
-    path.mkdir(parents=True, exist_ok=True)
-    why = _mount(["-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)])
-    if why is not None:
-        pytest.skip(f"cannot mount a tmpfs here ({why}); the injected ENOSPC test covers this")
-    try:
-        yield path
-    finally:
-        _umount(path)
-
-
-@contextlib.contextmanager
 def small_disk(path: Path, mib: int = 32) -> Iterator[Path]:
     """A small ext4 file system (a loop-mounted image) at ``path``: a real disk that fills up.
 

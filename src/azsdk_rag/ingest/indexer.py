@@ -15,6 +15,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from langchain_core.documents import Document
 
@@ -84,8 +85,14 @@ class Indexer:
             wanted[pid] = chunk
             by_package[key].add(pid)
         with self.store.writing(self.embedders.info) as writer:
-            existing = self.store.ids_by_package()
-            have = set().union(*existing.values()) if existing else set()
+            # one pass over the stored payloads: the groups to compare, and the payloads to check
+            existing: dict[tuple[str, str], set[str]] = defaultdict(set)
+            stored: dict[str, dict[str, Any]] = {}
+            for point in (self.store.points() if self.store.exists() else ()):
+                meta = point.metadata
+                existing[(meta.get("language", ""), meta.get("package", ""))].add(point.id)
+                stored[point.id] = point.payload
+            have = set(stored)
             # shortest first: batches of similar length waste least padding in the embedder
             todo = sorted((pid for pid in wanted if pid not in have),
                           key=lambda pid: len(wanted[pid].page_content))
@@ -97,7 +104,7 @@ class Indexer:
                 report.written += len(batch)
                 if progress:
                     progress(report.written, len(todo))
-            report.updated = self._refresh_payloads(writer, wanted, have)
+            report.updated = self._refresh_payloads(writer, wanted, stored)
             stale: list[str] = []
             for key, ids in by_package.items():
                 stale.extend(existing.get(key, set()) - ids)
@@ -114,19 +121,18 @@ class Indexer:
         return report
 
     def _refresh_payloads(self, writer: Writer, wanted: dict[str, Document],
-                          have: set[str]) -> int:
+                          stored: dict[str, dict[str, Any]]) -> int:
         """Rewrite the payload of unchanged chunks whose metadata changed (a new version, URL or
         position in the README): same text, same id and vectors, so nothing is embedded again;
         without this the index keeps the old metadata until the chunk's text changes."""
-        same = [pid for pid in wanted if pid in have]
         updated = 0
-        for i in range(0, len(same), 256):
-            for point in self.store.retrieve(same[i:i + 256]):
-                doc = wanted[point.id]
-                payload = {"page_content": doc.page_content, "metadata": doc.metadata}
-                if point.payload != payload:
-                    writer.overwrite_payload(point.id, payload)
-                    updated += 1
+        for pid, doc in wanted.items():
+            if pid not in stored:
+                continue
+            payload = {"page_content": doc.page_content, "metadata": doc.metadata}
+            if stored[pid] != payload:
+                writer.overwrite_payload(pid, payload)
+                updated += 1
         return updated
 
     def _upsert(self, writer: Writer, ids: list[str], docs: list[Document]) -> None:

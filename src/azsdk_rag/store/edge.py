@@ -163,6 +163,22 @@ def _copy_file_sparse(src: Path, dst: Path) -> None:
         fout.truncate(size)
 
 
+def _load_in_place(folder: Path, attempts: int = 3) -> qe.EdgeShard | None:
+    """Load a shard where it is; None where the folder refuses writes (Edge 0.9 writes a few
+    pages and its config on load). Another reader rewriting the config at that moment can fail
+    a load: it is tried again."""
+    for attempt in range(attempts):
+        try:
+            return qe.EdgeShard.load(str(folder))
+        except Exception as exc:
+            if _read_only(exc):
+                return None
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    return None
+
+
 class EdgeStore(Store):
     """The versioned Edge index at ``AZSDK_RAG_QDRANT_PATH`` (``:memory:``: a temporary folder)."""
 
@@ -228,11 +244,7 @@ class EdgeStore(Store):
                 # that is a SIGBUS, so read a private copy there (and where writes are refused)
                 shard = None
                 if shutil.disk_usage(folder).free >= MIN_FREE:
-                    try:
-                        shard = qe.EdgeShard.load(str(folder))
-                    except Exception as exc:
-                        if not _read_only(exc):
-                            raise
+                    shard = _load_in_place(folder)
                 if shard is None:
                     private = tempfile.mkdtemp(prefix="azsdk-rag-readonly-")
                     copy_sparse(folder, Path(private) / SHARD)
