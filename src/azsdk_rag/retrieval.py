@@ -45,7 +45,7 @@ from .tokens import encoding
 from .types import Source
 
 PACKAGE_DECAY = 0.5  # weight of a package's 2nd, 3rd ... chunk in its score
-SOURCE_FLOOR = 0.5
+SOURCE_FLOOR = 0.75
 """A source is listed only when its package score is at least this share of the best one's."""
 SPLIT_IDENTIFIERS = True
 """BM25 also reads a question's code identifiers as words (``downloadToBuffer`` -> ``download to
