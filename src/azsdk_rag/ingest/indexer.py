@@ -20,6 +20,7 @@ from typing import Any
 from langchain_core.documents import Document
 
 from ..embeddings import Embedders
+from ..errors import StoreError
 from ..store import Point, Store, Writer, store_errors
 from .chunking import embedding_view
 
@@ -108,14 +109,21 @@ class Indexer:
             by_package[key].add(pid)
         counts = self.store.package_counts() if kept else None
         kept_points = sum((counts or {}).get(key, 0) for key in kept)
-        if self._nothing_to_do(chunks, kept, prune, hashes):
-            report = IngestReport(readmes=readmes, chunks=kept_points, unchanged=kept_points,
-                                  unchanged_readmes=len(kept))
-            report.seconds = time.perf_counter() - start
-            return report
-        with self.store.writing(self.embedders.info) as writer:
+        with self.store.writing(self.embedders.info) as writer:  # the one writer, even idle
             if hashes is not None:
                 writer.record_readmes(dict(hashes))
+            if hashes is not None and kept:
+                recorded = self.store.readme_hashes()
+                if any(recorded.get(f"{k[0]}/{k[1]}") != hashes.get(f"{k[0]}/{k[1]}")
+                       for k in kept):
+                    raise StoreError(
+                        f"The index at {self.store.settings.location} changed while this ingest "
+                        "read it (another ingest finished); run this one again.")
+            if self._nothing_to_do(chunks, kept, prune, hashes):
+                report = IngestReport(readmes=readmes, chunks=kept_points, unchanged=kept_points,
+                                      unchanged_readmes=len(kept))
+                report.seconds = time.perf_counter() - start
+                return report
             # one pass over the stored payloads: the groups to compare, and the payloads to check
             existing: dict[tuple[str, str], set[str]] = defaultdict(set)
             stored: dict[str, dict[str, Any]] = {}
