@@ -212,9 +212,16 @@ async def test_a_guessable_token_is_refused_off_loopback(weak: str) -> None:
     assert server.sockets == []
 
 
-@pytest.mark.parametrize("strong", [secrets.token_urlsafe(16), secrets.token_hex(16), STRONG])
+@pytest.mark.parametrize("strong", [secrets.token_urlsafe(16), secrets.token_hex(16), STRONG,
+                                    # draws that happen to miss a character class still count
+                                    "qwErtyUiopAsdfGhjklZxc", "2718281828459045235360287471352662"])
 def test_random_tokens_of_128_bits_or_more_are_strong(strong: str) -> None:
     assert token_bits(strong) >= MIN_TOKEN_BITS
+
+
+def test_every_draw_of_a_128_bit_generator_is_strong() -> None:
+    assert all(token_bits(secrets.token_urlsafe(16)) >= MIN_TOKEN_BITS for _ in range(2000))
+    assert all(token_bits(secrets.token_hex(16)) >= MIN_TOKEN_BITS for _ in range(2000))
 
 
 async def test_a_weak_token_is_fine_on_loopback() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import math
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,34 +35,33 @@ def is_loopback_peer(host: str) -> bool:
     return bool((mapped or address).is_loopback)
 
 
+_HEX = frozenset(string.hexdigits.lower())
+_URLSAFE = frozenset(string.ascii_letters + string.digits + "-_")
+_PRINTABLE = frozenset(string.printable.strip())
+
+
 def token_bits(token: str) -> float:
     """A rough upper bound of a token's entropy: its length times the bits of its alphabet.
 
-    The alphabet is the character classes it uses (lower, upper, digits, ``-_``, other), so a
-    32-character hex token counts as 165 bits and ``secrets.token_urlsafe(32)`` as 256; a token
-    of fewer than 8 distinct characters counts as the bits of those characters only, which
-    catches ``aaaa...`` and ``1212...``.
+    The alphabet is the smallest of hex (16), URL-safe base64 (64), printable ASCII (94) or
+    anything else (2^16) that holds the whole token: what a generator would have drawn from, so
+    ``secrets.token_hex(16)`` counts 128 bits and ``secrets.token_urlsafe(16)`` 132, whichever
+    characters it happened to draw. A token of fewer than 8 distinct characters counts only
+    those, which catches ``aaaa...`` and ``1212...``.
+
+    >>> token_bits("hunter2") < MIN_TOKEN_BITS
+    True
     """
-    if not token:
+    chars = set(token)
+    if not chars:
         return 0.0
-    classes = (
-        (str.islower, 26),
-        (str.isupper, 26),
-        (str.isdigit, 10),
-        (lambda c: c in "-_", 2),
-    )
-    size = 0
-    rest = False
-    for char_class, count in classes:
-        if any(char.isascii() and char_class(char) for char in token):
-            size += count
-    for char in token:
-        if not (char.isascii() and (char.isalnum() or char in "-_")):
-            rest = True
-    size += 33 if rest else 0
-    distinct = len(set(token))
-    if distinct < 8:
-        size = min(size, distinct)
+    for alphabet, size in ((_HEX, 16), (_URLSAFE, 64), (_PRINTABLE, 94)):
+        if {c.lower() for c in chars} <= alphabet if size == 16 else chars <= alphabet:
+            break
+    else:
+        size = 1 << 16
+    if len(chars) < 8:
+        size = min(size, len(chars))
     return len(token) * math.log2(size) if size > 1 else 0.0
 
 
