@@ -88,7 +88,7 @@ def test_ingest_json_then_status_json(tmp_path: Path, tiny_corpus: Path, model_d
     assert first.exit_code == 0, first.output
     report = json.loads(first.stdout)
     assert set(report) == {"readmes", "chunks", "written", "updated", "deleted", "unchanged",
-                           "pruned_packages", "seconds"}
+                           "pruned_packages", "unchanged_readmes", "seconds"}
     assert report["readmes"] == 3 and report["written"] == report["chunks"] >= 3
 
     again = json.loads(run_cli(["ingest", "--corpus", str(tiny_corpus), "--json"], index,

@@ -7,6 +7,7 @@ reach a hub; without one, fastembed downloads the model by name as usual.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
-from langchain_qdrant import SparseEmbeddings, SparseVector
 
 from .azure_auth import azure_auth
 from .errors import ConfigError
@@ -98,8 +98,27 @@ class FastEmbedDense(Embeddings):
             return next(iter(self._model.query_embed(text))).tolist()
 
 
+@dataclass
+class SparseVector:
+    """A sparse vector: token ids and their weights (langchain-qdrant's shape)."""
+
+    indices: list[int]
+    values: list[float]
+
+
+class SparseEmbeddings(ABC):
+    """langchain-qdrant's ``SparseEmbeddings`` interface, without importing it: that import
+    loads all of qdrant-client (about 1.3 s), which only a Qdrant server needs."""
+
+    @abstractmethod
+    def embed_documents(self, texts: list[str]) -> list[SparseVector]: ...
+
+    @abstractmethod
+    def embed_query(self, text: str) -> SparseVector: ...
+
+
 class FastEmbedBM25(SparseEmbeddings):
-    """fastembed's BM25 as LangChain-Qdrant ``SparseEmbeddings`` (IDF is applied by Qdrant)."""
+    """fastembed's BM25 as ``SparseEmbeddings`` (IDF is applied by Qdrant)."""
 
     def __init__(self, model_name: str = "Qdrant/bm25", model_dir: Path | None = None):
         self.model_name = model_name

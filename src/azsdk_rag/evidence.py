@@ -26,7 +26,7 @@ import re
 import tempfile
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,7 @@ class PackageEvidence:
         self._by_package: dict[tuple[str, str], frozenset[str]] = {
             key: frozenset(ids) for key, ids in (packages or {}).items()
         }
+        self.hashes: dict[str, str] = {}  # README hashes it was built from (ingest's own record)
         self._index()
 
     def _index(self) -> None:
@@ -109,12 +110,14 @@ class PackageEvidence:
             packages[key] |= readme_identifiers(doc.page_content)
         return cls(packages)
 
-    def updated(self, other: PackageEvidence, *, prune_languages: Sequence[str] = ()) -> \
-            PackageEvidence:
+    def updated(self, other: PackageEvidence, *, prune_languages: Sequence[str] = (),
+                kept: Collection[tuple[str, str]] = ()) -> PackageEvidence:
         """This table with ``other``'s packages replaced or added; with ``prune_languages``,
-        packages of those languages that ``other`` lacks are dropped (``ingest --prune``)."""
+        packages of those languages that ``other`` lacks are dropped (``ingest --prune``),
+        except those in ``kept`` (READMEs unchanged, so not read again)."""
         keep = {key: ids for key, ids in self._by_package.items()
-                if key not in other._by_package and key[0] not in prune_languages}
+                if key not in other._by_package
+                and (key[0] not in prune_languages or key in kept)}
         return PackageEvidence({**keep, **other._by_package})
 
     # -- reading -------------------------------------------------------------------------------
@@ -150,7 +153,7 @@ class PackageEvidence:
 
     # -- the file ------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT,
+        return {"format": FORMAT, "readmes": dict(sorted(self.hashes.items())),
                 "packages": [{"language": lang, "package": pkg, "identifiers": sorted(ids)}
                              for (lang, pkg), ids in sorted(self._by_package.items())]}
 
@@ -158,8 +161,11 @@ class PackageEvidence:
     def from_json(cls, data: Any) -> PackageEvidence:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError("not a package-evidence table of this version")
-        return cls({(row["language"], row["package"]): row["identifiers"]
-                    for row in data["packages"]})
+        table = cls({(row["language"], row["package"]): row["identifiers"]
+                     for row in data["packages"]})
+        readmes = data.get("readmes")
+        table.hashes = dict(readmes) if isinstance(readmes, dict) else {}
+        return table
 
     def save(self, path: Path) -> None:
         """Write atomically: a reader sees the old table or the new one, never half of one."""

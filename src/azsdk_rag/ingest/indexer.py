@@ -13,13 +13,14 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from langchain_core.documents import Document
 
 from ..embeddings import Embedders
+from ..errors import StoreError
 from ..store import Point, Store, Writer, store_errors
 from .chunking import embedding_view
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 ID_NAMESPACE = uuid.UUID("5b0f8a8e-3c4e-4a44-9a3e-7c1d2f6b9e21")
 
+Key = tuple[str, str]  # (language, package)
 Progress = Callable[[int, int], None]  # (points written so far, points to write)
 
 
@@ -43,6 +45,7 @@ class IngestReport:
     deleted: int = 0
     unchanged: int = 0
     updated: int = 0  # unchanged chunks whose metadata was refreshed
+    unchanged_readmes: int = 0  # READMEs whose hash matched: not chunked, points kept
     pruned_packages: int = 0
     seconds: float = 0.0
 
@@ -50,7 +53,8 @@ class IngestReport:
         return asdict(self)
 
     def summary(self) -> str:
-        return (f"{self.readmes} READMEs, {self.chunks} chunks: {self.written} written, "
+        return (f"{self.readmes} READMEs ({self.unchanged_readmes} unchanged), "
+                f"{self.chunks} chunks: {self.written} written, "
                 f"{self.unchanged} unchanged, {self.deleted} deleted"
                 f"{f', {self.pruned_packages} packages pruned' if self.pruned_packages else ''}"
                 f" in {self.seconds:.1f} s")
@@ -65,26 +69,61 @@ class Indexer:
         self.batch_size = batch_size
 
     def index(self, readmes: int, chunks: Sequence[Document], *, prune: bool = False,
-              progress: Progress | None = None) -> IngestReport:
+              progress: Progress | None = None, changed: Collection[Key] | None = None,
+              kept: Collection[Key] = (), hashes: Mapping[str, str] | None = None) \
+            -> IngestReport:
         """Upsert new chunks, delete replaced ones and (``prune``) packages gone from the source.
 
-        On the embedded store the changes make a new version, switched to once complete; with
-        nothing to change, no version is made.
+        ``changed``: the (language, package) of the READMEs chunked (default: the chunks' own);
+        ``kept``: those skipped as unchanged, whose points stay as they are; ``hashes``: the
+        README hashes to record. On the embedded store the changes make a new version, switched
+        to once complete; with nothing to change, no version is made.
         """
         with store_errors(self.store.settings):
-            return self._index(readmes, chunks, prune=prune, progress=progress)
+            return self._index(readmes, chunks, prune=prune, progress=progress,
+                               changed=changed, kept=set(kept), hashes=hashes)
+
+    def _nothing_to_do(self, chunks: Sequence[Document], kept: set[Key], prune: bool,
+                       hashes: Mapping[str, str] | None) -> bool:
+        """Every README unchanged, nothing to prune, the hashes recorded: skip the scan."""
+        if chunks or hashes is None or not self.store.exists():
+            return False
+        if any(self.store.readme_hashes().get(k) != v for k, v in hashes.items()):
+            return False
+        if not prune:
+            return True
+        counts = self.store.package_counts()
+        languages = {lang for lang, _ in kept}
+        return counts is not None and all(key in kept for key in counts if key[0] in languages)
 
     def _index(self, readmes: int, chunks: Sequence[Document], *, prune: bool,
-               progress: Progress | None) -> IngestReport:
+               progress: Progress | None, changed: Collection[Key] | None, kept: set[Key],
+               hashes: Mapping[str, str] | None) -> IngestReport:
         start = time.perf_counter()
         wanted: dict[str, Document] = {}
-        by_package: dict[tuple[str, str], set[str]] = defaultdict(set)
+        by_package: dict[Key, set[str]] = defaultdict(set)
         for chunk in chunks:
             key = (chunk.metadata["language"], chunk.metadata["package"])
             pid = point_id(*key, chunk.page_content)
             wanted[pid] = chunk
             by_package[key].add(pid)
-        with self.store.writing(self.embedders.info) as writer:
+        counts = self.store.package_counts() if kept else None
+        kept_points = sum((counts or {}).get(key, 0) for key in kept)
+        with self.store.writing(self.embedders.info) as writer:  # the one writer, even idle
+            if hashes is not None:
+                writer.record_readmes(dict(hashes))
+            if hashes is not None and kept:
+                recorded = self.store.readme_hashes()
+                if any(recorded.get(f"{k[0]}/{k[1]}") != hashes.get(f"{k[0]}/{k[1]}")
+                       for k in kept):
+                    raise StoreError(
+                        f"The index at {self.store.settings.location} changed while this ingest "
+                        "read it (another ingest finished); run this one again.")
+            if self._nothing_to_do(chunks, kept, prune, hashes):
+                report = IngestReport(readmes=readmes, chunks=kept_points, unchanged=kept_points,
+                                      unchanged_readmes=len(kept))
+                report.seconds = time.perf_counter() - start
+                return report
             # one pass over the stored payloads: the groups to compare, and the payloads to check
             existing: dict[tuple[str, str], set[str]] = defaultdict(set)
             stored: dict[str, dict[str, Any]] = {}
@@ -96,8 +135,9 @@ class Indexer:
             # shortest first: batches of similar length waste least padding in the embedder
             todo = sorted((pid for pid in wanted if pid not in have),
                           key=lambda pid: len(wanted[pid].page_content))
-            report = IngestReport(readmes=readmes, chunks=len(wanted),
-                                  unchanged=len(wanted) - len(todo))
+            report = IngestReport(readmes=readmes, chunks=len(wanted) + kept_points,
+                                  unchanged=len(wanted) - len(todo) + kept_points,
+                                  unchanged_readmes=len(kept))
             for i in range(0, len(todo), self.batch_size):
                 batch = todo[i:i + self.batch_size]
                 self._upsert(writer, batch, [wanted[pid] for pid in batch])
@@ -105,15 +145,17 @@ class Indexer:
                 if progress:
                     progress(report.written, len(todo))
             report.updated = self._refresh_payloads(writer, wanted, stored)
-            stale: list[str] = []
-            for key, ids in by_package.items():
-                stale.extend(existing.get(key, set()) - ids)
+            stale_ids: set[str] = set()
+            for key in set(by_package) | set(changed or ()):
+                stale_ids |= existing.get(key, set()) - by_package.get(key, set())
             if prune:
-                languages = {lang for lang, _ in by_package}
-                gone = [key for key in existing if key[0] in languages and key not in by_package]
+                languages = {lang for lang, _ in (*by_package, *kept)}
+                gone = [key for key in existing if key[0] in languages
+                        and key not in by_package and key not in kept]
                 report.pruned_packages = len(gone)
                 for key in gone:
-                    stale.extend(existing[key])
+                    stale_ids |= existing[key]
+            stale = sorted(stale_ids)
             if stale:
                 writer.delete(stale)
             report.deleted = len(stale)

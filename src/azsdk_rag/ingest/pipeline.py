@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from langchain_core.documents import Document
@@ -14,6 +15,7 @@ from ..evidence import PackageEvidence, evidence_path
 from ..settings import Settings
 from ..store import Store
 from .chunking import MarkdownChunker
+from .fingerprints import by_key, doc_key, key_of, readme_hashes, unchanged
 from .indexer import Indexer, IngestReport
 from .sources import load_corpus, load_github, load_repo
 
@@ -58,12 +60,19 @@ def ingest(settings: Settings, *, corpus: Sequence[Path] = (), repos: Sequence[P
     Also reachable as ``azsdk_rag.ingest(settings, ...)``.
     """
     docs = load_documents(settings, corpus=corpus, repos=repos, github=github)
-    chunks = chunker_for(settings).split_documents(docs)
+    chunker = chunker_for(settings)
     embedders = make_embedders(settings)
+    hashes = readme_hashes(docs, chunker, embedders.info)
     own = store is None
     store = store or Store.open(settings)
     try:
+        # READMEs hashing as they did at the last ingest keep their points: not chunked again
+        kept = unchanged(hashes, store.readme_hashes())
+        changed = [doc for doc in docs if doc_key(doc) not in kept]
+        chunks = chunker.split_documents(changed)
         indexer = Indexer(store, embedders, settings.batch_size)
+        index = partial(indexer.index, len(docs), chunks, prune=prune,
+                        changed=set(by_key(changed)), kept=kept, hashes=hashes)
         show = sys.stderr.isatty() if progress is None else progress
         if show:
             from tqdm import tqdm
@@ -74,26 +83,39 @@ def ingest(settings: Settings, *, corpus: Sequence[Path] = (), repos: Sequence[P
                     bar.total = total
                     bar.update(done - bar.n)
 
-                report = indexer.index(len(docs), chunks, prune=prune, progress=advance)
+                report = index(progress=advance)
         else:
-            report = indexer.index(len(docs), chunks, prune=prune)
-        write_evidence(settings, docs, prune=prune)
+            report = index()
+        write_evidence(settings, docs, prune=prune, hashes=hashes)
     finally:
         if own:
             store.close()
     return report
 
 
-def write_evidence(settings: Settings, docs: Sequence[Document], *, prune: bool = False) -> None:
+def write_evidence(settings: Settings, docs: Sequence[Document], *, prune: bool = False,
+                   hashes: dict[str, str] | None = None) -> None:
     """Bring the index's identifier table (see :mod:`azsdk_rag.evidence`) in line with ``docs``:
     their packages replaced, the others kept (``prune``: dropped for the languages ingested).
-    Written after the points, so a killed ingest leaves the old table, which a re-run fixes."""
+    Written after the points, so a killed ingest leaves the old table, which a re-run fixes.
+    The table records the README ``hashes`` it was built from (its own, apart from the index's):
+    READMEs hashing as recorded keep their identifiers without being read again."""
     if settings.uses_server:
         return  # a server's readers build the table from the chunks
     path = evidence_path(settings.qdrant_path, settings.collection)
     if path is None:
         return
-    new = PackageEvidence.build(docs)
-    old = PackageEvidence.load(path) or PackageEvidence()
-    languages = sorted({lang for lang, _pkg in new.package_keys}) if prune else ()
-    old.updated(new, prune_languages=languages).save(path)
+    old = PackageEvidence.load(path)
+    kept = unchanged(hashes, old.hashes) if hashes and old is not None else set()
+    keys = set(by_key(docs))
+    languages = sorted({lang for lang, _pkg in keys}) if prune else ()
+    if old is not None and kept == keys and not any(
+            key[0] in languages and key not in keys for key in old.package_keys):
+        return  # nothing to change
+    new = PackageEvidence.build(doc for doc in docs if doc_key(doc) not in kept)
+    base = old if old is not None else PackageEvidence()  # an empty table is falsy
+    table = base.updated(new, prune_languages=languages, kept=kept)
+    if hashes is not None:
+        table.hashes = {k: v for k, v in base.hashes.items()
+                        if key_of(k) in table.package_keys} | hashes
+    table.save(path)

@@ -53,6 +53,9 @@ class Writer(Protocol):
 
     def overwrite_payload(self, point_id: str, payload: dict[str, Any]) -> None: ...
 
+    def record_readmes(self, hashes: dict[str, str]) -> None:
+        """Remember the README hashes this ingest saw (``language/package`` -> sha256)."""
+
 
 def counts_by_language(groups: dict[tuple[str, str], int]) -> dict[str, dict[str, int]]:
     """{(language, package): points} -> {language: {"points": n, "packages": m}}."""
@@ -130,6 +133,14 @@ class Store:
 
     def stats(self) -> dict[str, Any]:
         raise NotImplementedError
+
+    def readme_hashes(self) -> dict[str, str]:
+        """The README hashes the current index was built from; {} where none are kept."""
+        return {}
+
+    def package_counts(self) -> dict[tuple[str, str], int] | None:
+        """Points per (language, package) without a scan; None where that needs a scan."""
+        return None
 
     # -- shared ----------------------------------------------------------------------------------
     def __enter__(self) -> Store:

@@ -295,6 +295,18 @@ class EdgeStore(Store):
         self._sync()
         return dict(self._manifest)
 
+    def readme_hashes(self) -> dict[str, str]:
+        self._sync()
+        readmes = self._manifest.get("readmes")
+        return dict(readmes) if isinstance(readmes, dict) else {}
+
+    def package_counts(self) -> dict[tuple[str, str], int] | None:
+        self._sync()
+        packages = self._manifest.get("packages")
+        if not isinstance(packages, dict):
+            return None
+        return {(k.partition("/")[0], k.partition("/")[2]): int(n) for k, n in packages.items()}
+
     def legacy(self) -> Path | None:
         """A previous release's local-mode collection at this path, not yet moved."""
         if self._memory or self.home.current() is not None:
@@ -467,6 +479,21 @@ class EdgeWriter:
         self.staging: Path | None = None
         self.shard: qe.EdgeShard | None = None
         self.committed: int | None = None
+        self.readmes: dict[str, str] | None = None
+
+    def record_readmes(self, hashes: dict[str, str]) -> None:
+        self.readmes = dict(hashes)
+
+    def _readmes(self, groups: Counter[tuple[str, str]] | None) -> dict[str, str]:
+        """The hashes the new manifest keeps: this ingest's, plus the earlier ones of READMEs
+        whose points are still there (a pruned package's hash goes with its points)."""
+        if self.readmes is None:
+            return {}  # written without hashes (import, a direct Indexer): nothing is skipped
+        previous = {} if self.replace else self.store.readme_hashes()
+        if groups is not None:
+            previous = {k: v for k, v in previous.items()
+                        if (k.partition("/")[0], k.partition("/")[2]) in groups}
+        return previous | self.readmes
 
     def begin(self) -> None:
         if self.shard is not None:
@@ -534,9 +561,18 @@ class EdgeWriter:
 
     def finish(self) -> None:
         """HNSW, then the manifest, then the switch; old versions go once nobody reads them."""
-        if self.shard is None or self.staging is None:
-            return  # nothing changed: the current version stays
         home, location = self.store.home, self.store.location
+        if self.shard is None or self.staging is None:
+            # nothing changed: the current version stays, with this ingest's hashes recorded
+            number = self.store.version
+            if self.readmes is not None and number is not None:
+                manifest = self.store.manifest()
+                readmes = self._readmes(None)
+                if manifest.get("readmes") != readmes:
+                    with edge_errors(location, writing=True):
+                        home.rewrite_manifest(number, manifest | {"readmes": readmes})
+                    self.store._manifest = manifest | {"readmes": readmes}
+            return
         with edge_errors(location, writing=True):
             self.shard.optimize()
             groups = self._counts()
@@ -550,6 +586,7 @@ class EdgeWriter:
                 "points": sum(groups.values()),
                 "languages": counts_by_language(dict(groups)),
                 "packages": {f"{lang}/{pkg}": n for (lang, pkg), n in sorted(groups.items())},
+                "readmes": self._readmes(groups),
             }
             home.commit(self.number, self.staging, manifest)
             self.committed = self.number

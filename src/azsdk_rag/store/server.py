@@ -283,6 +283,9 @@ class ServerWriter:
                                          models.PointIdsList(points=list(ids[i:i + 1024])))
             self.store.generation += 1
 
+    def record_readmes(self, hashes: dict[str, str]) -> None:
+        """A server keeps no manifest: every ingest chunks every README."""
+
     def overwrite_payload(self, point_id: str, payload: dict[str, Any]) -> None:
         with store_errors(self.store.settings):
             self.store.client.overwrite_payload(self.store.collection, payload=payload,

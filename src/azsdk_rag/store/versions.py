@@ -157,6 +157,11 @@ class Home:
         _fsync_dir(self.root)
         write_atomically(self.root / CURRENT, f"v{number}\n")
 
+    def rewrite_manifest(self, number: int, manifest: dict[str, Any]) -> None:
+        """Replace a committed version's manifest (its README hashes), atomically."""
+        write_atomically(self.version_dir(number) / MANIFEST,
+                         json.dumps(manifest, indent=1, sort_keys=True))
+
     def collect(self) -> list[int]:
         """Remove versions older than the current one that no reader holds; returns them."""
         current = self.current()
