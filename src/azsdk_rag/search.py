@@ -65,6 +65,9 @@ class StoreSearch:
         sparse = query.sparse if mode in ("sparse", "hybrid") else None
         with store_errors(self.store.settings):
             found = self.store.query(dense, sparse, languages, k)
+        # RRF gives equal scores to points with swapped ranks, and engines return ties in no
+        # fixed order: break them by id, so one question always gets the same excerpts.
+        found = sorted(found, key=lambda p: (-p.score, p.id))
         return [(to_document(p), p.score) for p in found]
 
 
