@@ -44,6 +44,16 @@ class Point:
         return dict(self.payload.get("metadata") or {})
 
 
+
+def point_of(record: Any, score: float = 0.0) -> Point:
+    """A :class:`Point` from a Qdrant record of either engine (Edge or qdrant-client): both
+    give ``id``, ``payload`` and a dict of named vectors whose sparse one has indices/values."""
+    vectors = record.vector if isinstance(record.vector, dict) else {}
+    sparse = vectors.get(SPARSE)
+    return Point(str(record.id), dict(record.payload or {}), vectors.get(DENSE),
+                 (list(sparse.indices), list(sparse.values)) if sparse is not None else None,
+                 score)
+
 class Writer(Protocol):
     """Changes to one collection; on the embedded store they become visible all at once."""
 

@@ -37,6 +37,7 @@ from .base import (
     Sparse,
     Store,
     counts_by_language,
+    point_of,
 )
 from .legacy import legacy_folder, legacy_points, legacy_record, remove_legacy
 from .versions import SHARD, Home, Lease
@@ -113,14 +114,6 @@ def _to_edge(point: Point) -> qe.Point:
     if point.sparse is not None:
         vector[SPARSE] = qe.SparseVector(list(point.sparse[0]), list(point.sparse[1]))
     return qe.Point(point.id, vector, point.payload)
-
-
-def _from_edge(record: Any, score: float = 0.0) -> Point:
-    vector = record.vector if isinstance(record.vector, dict) else {}
-    sparse = vector.get(SPARSE)
-    return Point(str(record.id), dict(record.payload or {}), vector.get(DENSE),
-                 (list(sparse.indices), list(sparse.values)) if sparse is not None else None,
-                 score)
 
 
 def language_filter(languages: Sequence[str]) -> qe.Filter | None:
@@ -352,7 +345,7 @@ class EdgeStore(Store):
                     with_payload=list(keys) if keys is not None else True,
                     with_vector=vectors))
             for record in records:
-                yield _from_edge(record)
+                yield point_of(record)
             if offset is None:
                 return
 
@@ -361,7 +354,7 @@ class EdgeStore(Store):
             shard = self._sync()
             if shard is None or not ids:
                 return []
-            return [_from_edge(r) for r in shard.retrieve(list(ids), with_payload=True,
+            return [point_of(r) for r in shard.retrieve(list(ids), with_payload=True,
                                                           with_vector=vectors)]
 
     def query(self, dense: list[float] | None, sparse: Sparse | None,
@@ -393,7 +386,7 @@ class EdgeStore(Store):
             if shard is None:
                 return []
             found = shard.query(request)
-        return [_from_edge(p, p.score) for p in found]
+        return [point_of(p, p.score) for p in found]
 
     def stats(self) -> dict[str, Any]:
         """Location, embedders, version and points per language: read from the manifest."""

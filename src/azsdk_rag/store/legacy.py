@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..types import EmbedderInfo
-from .base import RECORD_KEY, Point
-from .server import from_record
+from .base import RECORD_KEY, Point, point_of
 
 
 def legacy_folder(base: Path, collection: str) -> Path | None:
@@ -46,7 +45,7 @@ def legacy_points(base: Path, collection: str) -> Iterator[Point]:
             batch, offset = client.scroll(collection, limit=1024, offset=offset,
                                           with_payload=True, with_vectors=True)
             for p in batch:
-                yield from_record(p)
+                yield point_of(p)
             if offset is None:
                 return
     finally:

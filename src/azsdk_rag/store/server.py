@@ -32,6 +32,7 @@ from .base import (
     Sparse,
     Store,
     counts_by_language,
+    point_of,
 )
 
 log = logging.getLogger(__name__)
@@ -111,14 +112,6 @@ def to_struct(point: Point) -> models.PointStruct:
         vector[SPARSE] = models.SparseVector(indices=list(point.sparse[0]),
                                              values=list(point.sparse[1]))
     return models.PointStruct(id=point.id, vector=vector, payload=point.payload)
-
-
-def from_record(record: Any, score: float = 0.0) -> Point:
-    vectors = record.vector if isinstance(record.vector, dict) else {}
-    sparse = vectors.get(SPARSE)
-    return Point(str(record.id), dict(record.payload or {}), vectors.get(DENSE),
-                 (list(sparse.indices), list(sparse.values)) if sparse is not None else None,
-                 score)
 
 
 def language_filter(languages: Sequence[str]) -> models.Filter | None:
@@ -202,7 +195,7 @@ class ServerStore(Store):
                 records, offset = self.client.scroll(self.collection, limit=batch, offset=offset,
                                                      with_payload=selector, with_vectors=vectors)
             for record in records:
-                yield from_record(record)
+                yield point_of(record)
             if offset is None:
                 return
 
@@ -210,7 +203,7 @@ class ServerStore(Store):
         if not ids:
             return []
         with store_errors(self.settings):
-            return [from_record(r) for r in self.client.retrieve(
+            return [point_of(r) for r in self.client.retrieve(
                 self.collection, list(ids), with_payload=True, with_vectors=vectors)]
 
     def query(self, dense: list[float] | None, sparse: Sparse | None,
@@ -241,7 +234,7 @@ class ServerStore(Store):
                               for v, u, p in searches],
                     query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)), limit=k,
                     with_payload=True).points
-        return [from_record(p, p.score) for p in found]
+        return [point_of(p, p.score) for p in found]
 
     def stats(self) -> dict[str, Any]:
         """Location, collection, embedders, and points and packages per language."""
