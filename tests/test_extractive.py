@@ -96,8 +96,13 @@ def test_answer_has_label_install_section_code_and_links(rag: AzureSdkRag,
     with_code = [d for d in same if "```" in body(d)]
     if with_code:
         assert quote(body(with_code[0]))[:300] in text
+    # the sources are the READMEs quoted, not every README that filled the context
+    sources = text.split("**Sources**", 1)[1]
+    assert f"]({top.metadata['url']})" in sources
     for doc in docs:
-        assert f"]({doc.metadata['url']})" in text
+        if doc.metadata["language"] == language and doc.metadata["package"] != \
+                top.metadata["package"]:
+            assert f"]({doc.metadata['url']})" not in sources
     assert text.index(INSTALL[language][0]) < text.index(quote(body(top))[:80])
 
 
@@ -207,8 +212,8 @@ def test_compose_takes_code_from_the_same_package_when_the_top_excerpt_has_none(
     text = compose_answer(excerpts)
     assert "A container holds blobs." in text
     assert "client.upload_blob(data)" in text  # from the package's second excerpt
-    assert "Credentials." not in text  # another package's text is only linked
-    assert "- [Identity for Python](https://github.com/Azure/x/azure-identity/README.md)" in text
+    assert "Credentials." not in text  # another package's text: neither quoted nor cited
+    assert "azure-identity/README.md" not in text
     # one source line per README, though two excerpts share one
     assert text.count("(https://github.com/Azure/x/azure-storage-blob/README.md): ") == 1
     assert "pip install azure-storage-blob" in text

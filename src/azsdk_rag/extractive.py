@@ -118,14 +118,17 @@ def _display(language: str) -> str:
 
 
 def compose_answer(excerpts: list[Excerpt]) -> str:
-    """The markdown answer: per language, the top package's install, best section and code."""
+    """The markdown answer: per language, the top package's install, best section and code,
+    then the READMEs it quoted as its sources."""
     if not excerpts:
         return NOT_COVERED
     parts = [LABEL, ""]
     languages = list(dict.fromkeys(e.language for e in excerpts))[:3]
+    quoted: list[Excerpt] = []
     for language in languages:
         mine = [e for e in excerpts if e.language == language]
         top = mine[0]
+        quoted.append(top)
         same = [e for e in mine if e.package == top.package]
         parts.append(f"### `{top.package.replace('`', '')}` ({escape(_display(language))})\n")
         parts.append(_install(top))
@@ -138,9 +141,11 @@ def compose_answer(excerpts: list[Excerpt]) -> str:
                 section = escape(code.fields.get("section") or "Example")
                 parts.append(f"**{section}**, quoted from the same README:\n")
                 parts.append(quote(code.body) + "\n")
+    # Cite what is quoted: the READMEs that filled the rest of the context are not sources of
+    # this answer (the same reason the API's sources leave out packages far below the best).
     parts.append("**Sources**\n")
     seen: set[str] = set()
-    for e in excerpts:
+    for e in quoted:
         if e.url in seen:
             continue
         seen.add(e.url)
