@@ -285,3 +285,18 @@ def test_a_failed_rewrite_falls_back_to_key_terms(llm_rag: tuple[AzureSdkRag, Qu
     assert spy.queries[-1] == f"and how do I list them? {topic_terms(history)}"
     assert {"ContainerClient", "upload", "blob", "container"} <= set(spy.queries[-1].split())
     assert follow.text == "Create a ContainerClient and call upload_blob."
+
+
+@pytest.mark.parametrize(("question", "leans"), [
+    ("and list them?", True),
+    ("how do I delete it?", True),
+    ("same thing in TypeScript?", True),
+    ("how do I start from the earliest event instead of only new ones", True),
+    ("in rust?", True),
+    ("compare blob upload in Java and in C#", False),
+    ("how do I send a message to a service bus queue", False),
+])
+def test_only_questions_that_refer_back_take_the_last_topic(question: str, leans: bool) -> None:
+    from azsdk_rag.history import leans_on_history
+
+    assert leans_on_history(question) is leans

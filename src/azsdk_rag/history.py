@@ -36,6 +36,26 @@ def key_terms(text: str, limit: int = 12) -> str:
     return " ".join(dict.fromkeys(words[:limit]))
 
 
+_REFERS = frozenset(
+    "it its them they their that this these those there instead same again another else "
+    "one ones".split()
+)
+
+
+def leans_on_history(question: str) -> bool:
+    """Whether a question needs the conversation's topic: it refers back ("delete it", "the same
+    in Java", "instead") or has at most two words of its own. "compare blob upload in Java and
+    in C#" does neither, so it is searched as asked, whatever came before it.
+
+    >>> leans_on_history("and list them?"), leans_on_history("compare blob upload in Java")
+    (True, False)
+    """
+    words = [w.lower() for w in _WORD.findall(question)]
+    if any(w in _REFERS for w in words):
+        return True
+    return len(key_terms(question).split()) <= 2
+
+
 _CLIENT = re.compile(r"\b[A-Z][A-Za-z]*Client\b")
 
 

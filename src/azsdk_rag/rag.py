@@ -29,7 +29,7 @@ from .errors import EmptyIndexError, ModelError
 from .events import EMPTY_ROUTE, EventCollector, empty_question, prompt_messages
 from .evidence import EvidenceSource, PackageEvidence, evidence_path, from_chunks
 from .extractive import ExtractiveChatModel
-from .history import Session, SessionStore, topic_terms
+from .history import Session, SessionStore, leans_on_history, topic_terms
 from .languages import language_ids
 from .llms import make_chat_model
 from .model_errors import finish_reason_error, model_errors
@@ -163,7 +163,8 @@ class AzureSdkRag:
         """The query to search with: a follow-up gets its topic back from the conversation.
 
         With an LLM the follow-up is rewritten into a standalone query; without one (or with
-        ``use_llm=False``) the previous user turn's key terms are added to it.
+        ``use_llm=False``) the conversation's key terms are added to it, when the question
+        refers back or is too short to stand alone.
 
             rag.search_query(rag.route("and delete it?"), [("user", "/python upload a blob")])
         """
@@ -179,6 +180,8 @@ class AzureSdkRag:
                     return rewritten.strip()
             except ModelError:
                 pass  # fall back to the rule below; the answer step reports a real outage
+        if not leans_on_history(route.query):
+            return route.query  # a question of its own: the last topic would pull it off course
         return f"{route.query} {topic_terms(history)}".strip()
 
     def retrieve(self, route: Route, history: History | None = None,
