@@ -88,8 +88,11 @@ function stubVsCodeApi(): void {
 }
 
 /** Post as the extension would (VS Code delivers host messages as window "message" events). */
+/** A message from the extension host, handled before this returns: dispatchEvent runs the
+ * page's listeners at once, where postMessage would queue a task and race the assertions. */
 async function fromHost(page: Page, message: Record<string, unknown>): Promise<void> {
-  await page.evaluate((m) => (globalThis as any).postMessage(m, "*"), message);
+  await page.evaluate((m) => globalThis.dispatchEvent(new MessageEvent("message", { data: m })),
+    message);
 }
 
 async function posted(page: Page): Promise<Array<Record<string, unknown>>> {
@@ -316,6 +319,9 @@ describe("the chat panel page in headless Chromium", { timeout: 120_000 }, () =>
     assert.deepEqual((await posted(page)).at(-1), { type: "reset" });
     assert.ok((await page.locator(".turn").count()) > 0, "cleared only when the extension says");
     await fromHost(page, { type: "reset" });
+    // postMessage is delivered as a task of its own: wait for the page to have handled it
+    await page.waitForFunction(() => document.querySelectorAll(".turn").length === 0,
+      undefined, { timeout: 5000 });
     assert.equal(await page.locator(".turn").count(), 0);
     assert.match((await page.textContent(".welcome")) ?? "", /new conversation/);
   });
