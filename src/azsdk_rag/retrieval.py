@@ -358,16 +358,18 @@ class AzureSdkRetriever(BaseRetriever):
         q = embed_focused(embedders, query, self.mode)
         fetch = max(self.fetch_k, k)
         evidence = current(self.evidence)
+        # a management question's second query is embedded once, not again each time fetch grows
+        mgmt_q = _with_terms(embedders, q, MGMT_TERMS) if not package and is_management(query) \
+            else None
         while True:
             found = backend.search(q, tuple(languages), fetch, self.mode)
             if package:
                 hits = [h for h in found if h[0].metadata.get("package") == package]
                 docs = diversify(hits, k, k)
             else:
-                if is_management(query):
-                    found = _union(found, backend.search(
-                        _with_terms(embedders, q, MGMT_TERMS), tuple(languages), fetch,
-                        self.mode))
+                if mgmt_q is not None:
+                    found = _union(found, backend.search(mgmt_q, tuple(languages), fetch,
+                                                         self.mode))
                 bonus = package_bonus(query, found, evidence, languages)
                 for key, value in management_bonus(query, found).items():
                     bonus[key] = bonus.get(key, 0.0) + value
