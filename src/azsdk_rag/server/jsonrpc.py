@@ -22,7 +22,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from azsdk_rag.errors import AzsdkRagError
-from azsdk_rag.languages import language_ids
 from azsdk_rag.server.admission import Admission, Slot
 from azsdk_rag.server.connection import (
     ClientGone,
@@ -30,7 +29,6 @@ from azsdk_rag.server.connection import (
     StreamEvent,
     answer_from,
     failure_message,
-    forget_session,
 )
 from azsdk_rag.server.framing import (
     BUSY,
@@ -48,7 +46,6 @@ from azsdk_rag.server.rpc_messages import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
-    PROTOCOL_VERSION,
     RAG_ERROR,
     REQUEST_CANCELLED,
     SERVER_BUSY,
@@ -57,8 +54,9 @@ from azsdk_rag.server.rpc_messages import (
     Incoming,
     RequestId,
     RpcError,
+    ServerInfo,
+    answer_notification,
     error_message,
-    notification,
     read_message,
     refuse,
     result_message,
@@ -70,65 +68,13 @@ from azsdk_rag.server.rpc_params import (
     SessionParams,
     parse,
 )
+from azsdk_rag.server.rpc_sessions import Sessions
 from azsdk_rag.server.status import StatusCache
-from azsdk_rag.types import DeltaEvent, RagService, RouteEvent, SourcesEvent
+from azsdk_rag.types import RagService
 
 __all__ = ["ClientGone", "JsonRpcConnection", "ServerInfo", "refuse"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ServerInfo:
-    """What ``initialize`` reports, and the token clients must present (``None``: no auth)."""
-
-    version: str
-    languages: tuple[str, ...] | None = None
-    """``None``: the languages registered when a client initializes."""
-    token: str | None = None
-    name: str = "azsdk-rag"
-
-
-class Sessions:
-    """A connection's chats: each ``sessionId`` a client names, namespaced so that clients never
-    share history, and all forgotten when the connection ends.
-
-        sessions = Sessions(rag, "4f1c...", limit=64)
-        sessions.resolve("chat-7")   # "4f1c...:chat-7"; None is the connection's own session
-    """
-
-    def __init__(self, rag: RagService, connection_id: str, limit: int) -> None:
-        self._rag = rag
-        self._own = connection_id
-        self._limit = limit
-        self._named: dict[str, str] = {}
-        self._used: set[str] = set()
-
-    def resolve(self, key: str | None) -> str:
-        """The RAG's session id for a client's (``-32602`` past the connection's limit)."""
-        session = self._own if key is None else self._named.get(key)
-        if session is None:
-            assert key is not None
-            if len(self._named) >= self._limit:
-                raise RpcError(INVALID_PARAMS, "Too many sessions on this connection "
-                               f"(max {self._limit}); reset one first.")
-            session = self._named[key] = f"{self._own}:{key}"
-        self._used.add(session)
-        return session
-
-    def reset(self, key: str | None) -> None:
-        """Forget one session's history (a named one's name too)."""
-        session = self._named.pop(key, None) if key is not None else self._own
-        if session is not None:
-            self._rag.reset(session)
-            if key is not None:
-                self._used.discard(session)
-
-    def forget_all(self) -> None:
-        for session in self._used:
-            forget_session(self._rag, session)
-        self._used.clear()
-        self._named.clear()
 
 
 Handler = Callable[["JsonRpcConnection", RequestId, Any], Awaitable[Any]]
@@ -387,16 +333,7 @@ class JsonRpcConnection(Connection):
             self._closing = True
             raise RpcError(SERVER_BUSY, BUSY)
         self._initialized = True
-        languages = self._info.languages
-        return {
-            "protocolVersion": PROTOCOL_VERSION,
-            "serverInfo": {"name": self._info.name, "version": self._info.version},
-            "capabilities": {
-                "streaming": True,
-                "cancel": True,
-                "languages": list(languages if languages is not None else language_ids()),
-            },
-        }
+        return self._info.initialize_result()
 
     async def _authenticate(self, given: Any) -> None:
         """Check the client's token (in constant time); a wrong one closes the connection and,
@@ -431,16 +368,8 @@ class JsonRpcConnection(Connection):
     async def _ask(self, request_id: RequestId, params: QuestionParams) -> dict[str, Any]:
         options = params.rag_options(self._sessions.resolve(params.sessionId))
 
-        async def forward(event: StreamEvent) -> None:  # each event as its notification
-            if isinstance(event, DeltaEvent):
-                note = notification("answer/delta", {"requestId": request_id, "text": event.text})
-            elif isinstance(event, RouteEvent):
-                note = notification("answer/route",
-                                    {"requestId": request_id, "route": event.route.to_dict()})
-            elif isinstance(event, SourcesEvent):
-                sources = [source.to_dict() for source in event.sources]
-                note = notification("answer/sources", {"requestId": request_id, "sources": sources})
-            await self._sender.send(note)
+        async def forward(event: StreamEvent) -> None:
+            await self._sender.send(answer_notification(request_id, event))
 
         stream = self._rag.astream(params.question, **options)
         return (await answer_from(stream, params.question, forward)).to_dict()

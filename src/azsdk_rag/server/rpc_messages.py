@@ -11,8 +11,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from azsdk_rag.languages import language_ids
 from azsdk_rag.server import connection
 from azsdk_rag.server.framing import BUSY, Writer, encode_frame
+from azsdk_rag.types import DeltaEvent, RouteEvent, SourcesEvent
 
 PROTOCOL_VERSION = "1"
 
@@ -30,6 +32,26 @@ REQUEST_CANCELLED = -32800
 _MAX_ID_CHARS = 200
 
 RequestId = str | int | float | None
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What ``initialize`` reports, and the token clients must present (``None``: no auth)."""
+
+    version: str
+    languages: tuple[str, ...] | None = None
+    """``None``: the languages registered when a client initializes."""
+    token: str | None = None
+    name: str = "azsdk-rag"
+
+    def initialize_result(self) -> dict[str, Any]:
+        """The result of a successful ``initialize``."""
+        languages = self.languages if self.languages is not None else language_ids()
+        return {
+            "protocolVersion": PROTOCOL_VERSION,
+            "serverInfo": {"name": self.name, "version": self.version},
+            "capabilities": {"streaming": True, "cancel": True, "languages": list(languages)},
+        }
 
 
 class RpcError(Exception):
@@ -93,6 +115,19 @@ def result_message(request_id: RequestId, result: Any) -> bytes:
 
 def notification(method: str, params: dict[str, Any]) -> bytes:
     return encode_message({"jsonrpc": "2.0", "method": method, "params": params})
+
+
+def answer_notification(
+    request_id: RequestId, event: RouteEvent | SourcesEvent | DeltaEvent
+) -> bytes:
+    """One event of an ``ask``'s stream as its ``answer/*`` notification."""
+    params: dict[str, Any] = {"requestId": request_id}
+    if isinstance(event, RouteEvent):
+        return notification("answer/route", {**params, "route": event.route.to_dict()})
+    if isinstance(event, SourcesEvent):
+        sources = [source.to_dict() for source in event.sources]
+        return notification("answer/sources", {**params, "sources": sources})
+    return notification("answer/delta", {**params, "text": event.text})
 
 
 async def refuse(writer: Writer, message: str = BUSY, code: int = SERVER_BUSY) -> None:
