@@ -17,10 +17,11 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
+from .context import format_context
 from .embeddings import Embedders
 from .languages import get_language, language_ids
 from .prompts import answer_prompt, as_data
-from .retrieval import AzureSdkRetriever, format_context
+from .retrieval import AzureSdkRetriever
 from .search import SearchBackend
 
 
