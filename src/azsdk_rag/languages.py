@@ -350,6 +350,8 @@ JAVASCRIPT = Language(
         code(r"\bfor\s+await\s*\(", label="for await"),
         code(r"[(,]\s*\{\s*[A-Za-z_]\w*\s*:(?!:)", weight=MEDIUM, label="options object"),
         code(r"\bawait\s+[\w.]*\.[a-z]+[A-Z]\w*\(", label="await camelCase call"),
+        Cue(r"\b(?:an?|the|returns?|returning|resolves?|awaits?|awaiting)\s+promises?\b",
+            weight=MEDIUM, label="a promise"),
         code(r"\bnew\s+Promise\b|\bPromise<", label="Promise"),
         code(r"\bPromise\b", weight=MEDIUM),
         code(r"\.then\(", weight=MEDIUM, label=".then("),
