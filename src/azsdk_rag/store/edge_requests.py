@@ -10,7 +10,6 @@ import qdrant_edge as qe
 from ..types import EmbedderInfo
 from .base import DENSE, LANGUAGE, RRF_K, SPARSE, Point, Sparse
 
-
 # A version is one HNSW-built segment plus Edge's empty appendable one, and Edge searches (and
 # loads) one segment per thread: more threads than segments never get work, but each one is a
 # thread (and maybe a malloc arena) in every reading process. Edge's default is 8 on any machine.
