@@ -12,7 +12,8 @@ from .base import DENSE, LANGUAGE, RRF_K, SPARSE, Point, Sparse
 
 # A version is one HNSW-built segment plus Edge's empty appendable one, and Edge searches (and
 # loads) one segment per thread: more threads than segments never get work, but each one is a
-# thread (and maybe a malloc arena) in every reading process. Edge's default is 8 on any machine.
+# thread (and maybe a malloc arena) in every reading process. Edge's default pool had 8 threads on
+# a 2-core machine.
 SEARCH_THREADS = 2
 
 
