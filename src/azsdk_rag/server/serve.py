@@ -26,7 +26,7 @@ from importlib import metadata
 from typing import Any
 
 from azsdk_rag.errors import ConfigError
-from azsdk_rag.server import jsonrpc, legacy
+from azsdk_rag.server import jsonrpc, legacy, rpc_messages
 from azsdk_rag.server.admission import MIN_TOKEN_BITS, Admission, token_bits
 from azsdk_rag.server.framing import READ_CHUNK, Limits, Writer
 from azsdk_rag.server.status import StatusCache
@@ -243,17 +243,17 @@ class Server:
             wait = self._admission.locked_out(host) if rpc and self._token else None
             if wait is not None:
                 logger.warning("refusing %s: too many wrong tokens", peer)
-                await jsonrpc.refuse(
+                await rpc_messages.refuse(
                     writer,
                     "Too many wrong tokens from this address; try again in "
                     f"{math.ceil(wait)} s.",
-                    code=jsonrpc.UNAUTHORIZED,
+                    code=rpc_messages.UNAUTHORIZED,
                 )
                 return
             slot = await self._admission.enter(host)
             if slot is None:
                 logger.warning("refusing a connection from %s: too many connections", peer)
-                await (jsonrpc.refuse(writer) if rpc else legacy.refuse(writer))
+                await (rpc_messages.refuse(writer) if rpc else legacy.refuse(writer))
                 return
             slot.evict = writer.transport.abort  # a newcomer needs the place of a silent socket
             try:
