@@ -358,27 +358,20 @@ def evaluate_cmd(ctx: click.Context, files: tuple[Path, ...], k: int, as_json: b
     One file: its overall, per-language and per-tag table. Several: one table, a row per file.
     """
     from .evaluation import (
-        evaluate,
+        evaluate_rag,
         file_labels,
         format_files_table,
         format_table,
         load_questions,
+        warm_up,
     )
-    from .router import normalise_history
 
     sets = [load_questions(file) for file in files]  # every file checked before any work
     results: dict[str, dict[str, Any]] = {}
     with _open_rag(ctx) as rag:
-        from langchain_core.messages import AIMessage, HumanMessage
-
-        def retrieve(route: Any, history: list[dict[str, str]], k: int) -> list[Any]:
-            messages = [HumanMessage(t) if r == "user" else AIMessage(t)
-                        for r, t in normalise_history(history)]
-            return rag.retrieve(route, messages, k=k * 2, use_llm=False)
-
-        rag.retrieve(rag.route("warm up"), k=1)  # load models and the index before timing
+        warm_up(rag)
         for label, questions in zip(file_labels(files), sets, strict=True):
-            results[label] = evaluate(questions, lambda q, h: rag.route(q, h), retrieve, k)
+            results[label] = evaluate_rag(rag, questions, k)
     if not misses:
         for result in results.values():
             result.pop("misses")

@@ -40,7 +40,8 @@ class PackageInfo:
 
 @dataclass(frozen=True)
 class Readme:
-    """A whole README in markdown; ``exact`` is False when it was rebuilt from chunks."""
+    """A whole README in markdown, with its package record; ``exact`` is False when it was
+    rebuilt from chunks (an index ingested before the README text was kept)."""
 
     info: PackageInfo
     text: str

@@ -7,6 +7,7 @@ text). Bad input raises :class:`ToolInputError` with one sentence that says what
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -204,7 +205,8 @@ class AzureSdkTools:
             if chosen != route.languages:
                 route = Route(chosen, route.query, "forced",
                               f"the package {name} is {', '.join(chosen)}")
-            docs = self.rag.retriever(chosen).invoke(route.query or text, k=k, package=name)
+            docs = self.rag.retrieve(replace(route, query=route.query or text), k=k,
+                                     package=name)
         results = [Excerpt(
             title=ex.title, package=ex.package, language=ex.language, section=ex.section,
             url=ex.url, version=ex.version, score=float(doc.metadata.get("score", 0.0) or 0.0),
