@@ -29,7 +29,6 @@ from benchmarks.baselines import (
     bench_settings,
     build_systems,
     machine,
-    messages_of,
     percentiles,
 )
 
@@ -84,13 +83,11 @@ def run_system(system: System, questions: list[Any]) -> dict[str, Any]:
 
 
 def cli_eval(rag: Any, questions: list[Any]) -> dict[str, Any]:
-    """The default system exactly as ``azsdk-rag eval`` runs it (2 * k chunks, no LLM)."""
-    from azsdk_rag.evaluation import evaluate
+    """The default system exactly as ``azsdk-rag eval`` runs it (``evaluate_rag``: the language
+    chains' own retrieval, 2 * k chunks, no LLM)."""
+    from azsdk_rag.evaluation import evaluate_rag
 
-    def retrieve(route: Any, history: list[dict[str, str]], k: int) -> Any:
-        return rag.retrieve(route, messages_of(history), k=k * 2, use_llm=False)
-
-    result = evaluate(questions, lambda q, h: rag.route(q, h), retrieve, HEADLINE_K)
+    result = evaluate_rag(rag, questions, HEADLINE_K)
     return {m: result[m] for m in (*METRICS, "latency_ms")}
 
 
@@ -100,7 +97,7 @@ def run(index: Path, questions_file: Path, corpus: Path) -> dict[str, Any]:
 
 def run_files(index: Path, files: list[Path], corpus: Path) -> list[dict[str, Any]]:
     """Every system on every question file; the systems are built once."""
-    from azsdk_rag.evaluation import load_questions
+    from azsdk_rag.evaluation import load_questions, warm_up
     from azsdk_rag.ingest.sources import load_corpus
     from azsdk_rag.rag import AzureSdkRag
 
@@ -108,7 +105,7 @@ def run_files(index: Path, files: list[Path], corpus: Path) -> list[dict[str, An
     settings = bench_settings(index)
     out = []
     with AzureSdkRag(settings) as rag:
-        rag.retrieve(rag.route("warm up"), k=1)  # load the models and the index before timing
+        warm_up(rag)
         readmes = load_corpus([corpus])
         t0 = time.perf_counter()
         systems = build_systems(rag, readmes, settings.model_dir)

@@ -155,3 +155,19 @@ def test_shapes_that_show_a_language(question: str, language: str) -> None:
 ])
 def test_words_around_a_package_name_and_paging_shapes(question: str, language: str) -> None:
     assert route(question).languages == (language,)
+
+
+@pytest.mark.parametrize("question", [
+    "listBlobs takes the prefix option but the response is always a promise",
+    "does listBlobs return a Promise I have to await?",
+])
+def test_a_promise_in_prose_names_javascript_over_a_name_only_java_readmes_show(
+        question: str) -> None:
+    # Newer JavaScript READMEs may no longer show an old method name; "a promise" still says it.
+    java_only = PackageEvidence({("java", "azure-storage-blob"): {"listBlobs"}})
+    r = route(question, evidence=java_only)
+    assert r.languages == ("javascript",)
+
+
+def test_a_promise_to_do_something_is_not_javascript() -> None:
+    assert route("we promise to upload the blob nightly").languages == ()

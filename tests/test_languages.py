@@ -12,9 +12,11 @@ from azsdk_rag.languages import (
     Cue,
     Installer,
     Language,
+    ManifestReader,
     fence_language,
     get_language,
     language_ids,
+    load_language,
     names,
     register_language,
     registered,
@@ -362,3 +364,84 @@ def test_language_normalises_commands_and_tags_to_lower_case():
     lang = _go(slash_commands=("/GO",), fence_tags=("Go",))
     assert lang.slash_commands == ("/go",)
     assert lang.fence_tags == ("go",)
+
+
+# -- what ingest asks of a language ----------------------------------------------------------------
+
+
+def test_the_builtins_name_their_sdk_repositories():
+    assert {lang.id: lang.repository for lang in map(get_language, BUILTINS)} == {
+        "dotnet": "azure-sdk-for-net",
+        "java": "azure-sdk-for-java",
+        "javascript": "azure-sdk-for-js",
+        "python": "azure-sdk-for-python",
+        "rust": "azure-sdk-for-rust",
+    }
+
+
+@pytest.mark.parametrize(
+    ("language", "package", "management"),
+    [
+        ("python", "azure-mgmt-storage", True),
+        ("python", "azure-storage-blob", False),
+        ("javascript", "@azure/arm-storage", True),
+        ("javascript", "@azure-rest/arm-compute", True),
+        ("javascript", "@azure/storage-blob", False),
+        ("java", "azure-resourcemanager-storage", True),
+        ("java", "azure-storage-blob", False),
+        ("dotnet", "Azure.ResourceManager.Storage", True),
+        ("dotnet", "Microsoft.Azure.Management.Storage", True),
+        ("dotnet", "Azure.Storage.Blobs", False),
+        ("rust", "azure_mgmt_storage", True),
+        ("rust", "azure_storage_blob", False),
+    ],
+)
+def test_management_packages_follow_each_language_s_rule(language, package, management):
+    assert get_language(language).is_management(package) is management
+
+
+def test_a_language_without_a_reader_or_rule_reads_no_manifest(tmp_path):
+    lang = _go()
+    assert lang.read_manifest(tmp_path) is None
+    assert not lang.is_management("github.com/Azure/azure-sdk-for-go/sdk/armstorage")
+
+
+def test_a_manifest_reader_treats_a_broken_manifest_as_no_package(tmp_path):
+    (tmp_path / "package.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "Cargo.toml").write_text("[package\n", encoding="utf-8")
+    (tmp_path / "pom.xml").write_text("<project>", encoding="utf-8")
+    for language in ("javascript", "rust", "java", "python", "dotnet"):
+        assert get_language(language).read_manifest(tmp_path) is None
+    with pytest.raises(ValueError, match="file names"):
+        ManifestReader((), lambda folder: None)
+
+
+def test_a_language_can_be_read_from_toml_data():
+    go = load_language(
+        'id = "go"\nname = "Go"\nslash_commands = ["/go"]\nrepository = "azure-sdk-for-go"\n'
+        "cues = [\n"
+        '  { names = ["golang"] },\n'
+        "  { code = '${camel}', weight = \"weak\", label = \"camelCase\" },\n"
+        "  { name = '\\bGo\\b', weight = \"medium\", case_sensitive = true },\n"
+        "]\n"
+    )
+    assert (go.id, go.slash_commands, go.repository) == ("go", ("/go",), "azure-sdk-for-go")
+    assert [(c.kind, c.weight, c.label) for c in go.cues] == [
+        ("name", 3, ""), ("code", 1, "camelCase"), ("name", 2, "")]
+    assert go.cues[1].regex.search("blobClient") and go.cues[2].regex.search("in Go")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ('manifest_reader = "gomod"', r"Unknown manifest reader 'gomod'; known: python, npm"),
+        ("cues = [{ code = 'x', weight = \"loud\" }]", "weight must be strong, medium or weak"),
+        ("cues = [{ code = '${nowhere}' }]", r"Unknown pattern fragment \$\{nowhere\}"),
+        ("cues = [{ label = \"x\" }]", "A cue needs 'names', 'name' or 'code'"),
+        ('repository = "https://github.com/Azure/x"', "must be one name"),
+        ("management_pattern = '(unclosed'", "management_pattern of 'go' is not a valid regex"),
+    ],
+)
+def test_bad_language_data_is_one_clear_error(data, message):
+    with pytest.raises(ValueError, match=message):
+        load_language(f'id = "go"\nname = "Go"\nslash_commands = ["/go"]\n{data}\n')

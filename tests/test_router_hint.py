@@ -191,7 +191,7 @@ def test_find_manifests_lists_only_manifest_files(tmp_path: Path):
 
 
 def test_the_cli_hint_is_the_current_directory_s_manifests(tmp_path: Path, monkeypatch):
-    from azsdk_rag.cli import _directory_hint
+    from azsdk_rag.cli.answer import directory_hint as _directory_hint
     from azsdk_rag.types import Hint
 
     monkeypatch.chdir(tmp_path)

@@ -51,27 +51,19 @@ def _fastembed_kwargs(model_dir: Path | None, model_name: str) -> dict[str, Any]
 
 
 @lru_cache(maxsize=8)
-def _text_embedding(model_name: str, model_dir: Path | None) -> Any:
-    from fastembed import TextEmbedding
+def _fastembed_model(kind: str, model_name: str, model_dir: Path | None) -> Any:
+    """One fastembed model per (kind, name, folder) and process: ``kind`` is "dense" or
+    "sparse". fastembed raises bare errors for a missing or broken model: one sentence here."""
+    import fastembed
 
+    cls = fastembed.TextEmbedding if kind == "dense" else fastembed.SparseTextEmbedding
     try:
-        return TextEmbedding(model_name, **_fastembed_kwargs(model_dir, model_name))
-    except ConfigError:
-        raise
-    except Exception as exc:  # fastembed raises bare errors for a missing or broken model
-        raise ConfigError(f"Cannot load embedding model {model_name}: {exc}") from None
-
-
-@lru_cache(maxsize=8)
-def _sparse_embedding(model_name: str, model_dir: Path | None) -> Any:
-    from fastembed import SparseTextEmbedding
-
-    try:
-        return SparseTextEmbedding(model_name, **_fastembed_kwargs(model_dir, model_name))
+        return cls(model_name, **_fastembed_kwargs(model_dir, model_name))
     except ConfigError:
         raise
     except Exception as exc:
-        raise ConfigError(f"Cannot load sparse model {model_name}: {exc}") from None
+        what = "embedding" if kind == "dense" else "sparse"
+        raise ConfigError(f"Cannot load {what} model {model_name}: {exc}") from None
 
 
 class FastEmbedDense(Embeddings):
@@ -81,7 +73,7 @@ class FastEmbedDense(Embeddings):
                  max_length: int = 128):
         self.model_name = model_name
         self.batch_size = batch_size
-        self._model = _text_embedding(model_name, model_dir)
+        self._model = _fastembed_model("dense", model_name, model_dir)
         # MiniLM was trained on 256 word pieces; fastembed would run (slowly) up to 512.
         tokenizer = getattr(getattr(self._model, "model", None), "tokenizer", None)
         if tokenizer is not None:
@@ -122,7 +114,7 @@ class FastEmbedBM25(SparseEmbeddings):
 
     def __init__(self, model_name: str = "Qdrant/bm25", model_dir: Path | None = None):
         self.model_name = model_name
-        self._model = _sparse_embedding(model_name, model_dir)
+        self._model = _fastembed_model("sparse", model_name, model_dir)
         self._lock = threading.Lock()
 
     @staticmethod

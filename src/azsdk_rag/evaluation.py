@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from langchain_core.documents import Document
 
@@ -22,6 +22,16 @@ from .types import Route
 
 Retrieve = Callable[[Route, list[dict[str, str]], int], list[Document]]
 RouteFn = Callable[[str, list[dict[str, str]]], Route]
+
+
+class Measured(Protocol):
+    """What eval measures of a RAG (:class:`azsdk_rag.rag.AzureSdkRag`): its router and the
+    retrieval of its language chains."""
+
+    def route(self, question: str, history: Any = None) -> Route: ...
+
+    def retrieve(self, route: Route, history: Any = None, k: int | None = None,
+                 use_llm: bool | None = None) -> list[Document]: ...
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,25 @@ def evaluate(questions: Sequence[Question], route: RouteFn, retrieve: Retrieve,
         for row in rows if not row["route_ok"] or (row["packages"] and not row["rank"])
     ]
     return result
+
+
+def evaluate_rag(rag: Measured, questions: Sequence[Question], k: int = 5) -> dict[str, Any]:
+    """:func:`evaluate` of a RAG as it answers: its router, and what its language chains
+    retrieve (``rag.retrieve``: a replaced chain or retriever is what is measured), ``2 * k``
+    chunks deep so that ``k`` distinct packages can be ranked, follow-ups without an LLM.
+
+        result = evaluate_rag(rag, load_questions(Path("questions.jsonl")))
+        result["hit_at_1"]
+    """
+    def retrieve(route: Route, history: list[dict[str, str]], depth: int) -> list[Document]:
+        return rag.retrieve(route, history, k=depth * 2, use_llm=False)
+
+    return evaluate(questions, lambda q, h: rag.route(q, h), retrieve, k)
+
+
+def warm_up(rag: Measured) -> None:
+    """Load the models and the index before anything is timed."""
+    rag.retrieve(rag.route("warm up"), k=1)
 
 
 def _header(k: int, width: int) -> list[str]:

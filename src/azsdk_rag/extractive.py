@@ -1,8 +1,9 @@
 """The offline answerer: a chat model that writes a markdown answer from the README excerpts alone.
 
-It needs no network and no key. It reads the prompt it is given (the excerpts in the format of
-:func:`azsdk_rag.retrieval.format_context`), and answers with the top package's install command,
-the most relevant section's text and code, and the links, clearly labelled as extracted. Because
+It needs no network and no key. It reads the prompt it is given (the excerpts in the one format
+of :mod:`azsdk_rag.context`, read back with :func:`~azsdk_rag.context.parse_context`), and answers
+with the top package's install command, the most relevant section's text and code, and the links,
+clearly labelled as extracted. Because
 it is an ordinary LangChain chat model, the chains treat it exactly like Azure OpenAI.
 
 README text is quoted, never voiced: every excerpt is a blockquote (code fences inside it intact)
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -22,6 +22,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
+from .context import Excerpt, parse_context
 from .languages import get_language
 from .prompts import CLOSE, OPEN
 
@@ -29,54 +30,22 @@ LABEL = ("_Extracted from the Azure SDK READMEs "
          "(offline mode: no language model wrote this answer)._")
 NOT_COVERED = ("The Azure SDK READMEs in the index do not cover this question. Try naming the "
                "Azure service and the language, e.g. `/python upload a blob`.")
-HEAD = re.compile(r"^\[(\d+)\] (?P<title>.*?)((?: \| [a-z]+: [^|]*)+)$")
 FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 
 
-@dataclass
-class Excerpt:
-    title: str
-    fields: dict[str, str]
-    url: str
-    body: str
-
-    @property
-    def package(self) -> str:
-        return self.fields.get("package", "")
-
-    @property
-    def language(self) -> str:
-        return self.fields.get("language", "")
-
-
 def parse_excerpts(text: str) -> tuple[list[Excerpt], str]:
-    """The excerpts and the question from a prompt built by ``answer_prompt``."""
+    """The excerpts and the question from a prompt built by ``answer_prompt`` (or the bare
+    context, as :func:`~azsdk_rag.context.format_context` gives it, with a question after it).
+
+        excerpts, question = parse_excerpts(format_context(docs, 3000) + "\nQuestion: upload?")
+    """
     question = ""
     if OPEN in text and CLOSE in text:  # prompts.HUMAN: the excerpts are the data block
         text, tail = text.split(OPEN, 1)[1].rsplit(CLOSE, 1)
         question = tail.split("Question:", 1)[1] if "Question:" in tail else ""
     elif "\nQuestion:" in text:  # the bare context, as format_context gives it
         text, question = text.rsplit("\nQuestion:", 1)
-    excerpts: list[Excerpt] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        m = HEAD.match(lines[i])
-        if not m:
-            i += 1
-            continue
-        fields = dict(part.split(": ", 1) for part in m.group(3).split(" | ")[1:])
-        url = ""
-        i += 1
-        if i < len(lines) and lines[i].startswith("README: "):
-            url = lines[i][len("README: "):].strip()
-            i += 1
-        body: list[str] = []
-        while i < len(lines) and not HEAD.match(lines[i]):
-            body.append(lines[i])
-            i += 1
-        excerpts.append(Excerpt(m.group("title"), fields, url, "\n".join(body).strip()))
-    return excerpts, question.strip()
+    return parse_context(text), question.strip()
 
 
 _ESCAPE = re.compile(r"([\\`*\[\]<])")  # what could start a link, code, emphasis or HTML
@@ -103,8 +72,7 @@ def _install(excerpt: Excerpt) -> str:
     except Exception:
         return ""
     try:
-        command = lang.install_command(excerpt.package, excerpt.fields.get("version", ""),
-                                       excerpt.fields.get("group", ""))
+        command = lang.install_command(excerpt.package, excerpt.version, excerpt.group)
     except ValueError:
         return ""
     return f"Install:\n\n```{lang.install_fence}\n{command}\n```\n"
@@ -132,13 +100,13 @@ def compose_answer(excerpts: list[Excerpt]) -> str:
         same = [e for e in mine if e.package == top.package]
         parts.append(f"### `{top.package.replace('`', '')}` ({escape(_display(language))})\n")
         parts.append(_install(top))
-        section = escape(top.fields.get("section") or "Overview")
+        section = escape(top.section or "Overview")
         parts.append(f"**{section}**, quoted from [{escape(top.title)}]({_url(top.url)}):\n")
         parts.append(quote(top.body) + "\n")
         if not _has_code(top.body):
             code = next((e for e in same[1:] if _has_code(e.body)), None)
             if code:
-                section = escape(code.fields.get("section") or "Example")
+                section = escape(code.section or "Example")
                 parts.append(f"**{section}**, quoted from the same README:\n")
                 parts.append(quote(code.body) + "\n")
     # Cite what is quoted: the READMEs that filled the rest of the context are not sources of

@@ -1,7 +1,8 @@
 """The prompts: answer from README excerpts, cite them, say so when they do not cover the question.
 
-The context format (``[n] title | package P vV (language) | section: S`` then ``README: url``) is
-produced by :func:`azsdk_rag.retrieval.format_context` and read back by the extractive model.
+The context (numbered README excerpts: ``[n] title | package: P | language: L | ... | section: S``,
+then ``README: url``, then the chunk's body) is the one format of :mod:`azsdk_rag.context`, which
+also reads it back for the offline answerer.
 README text is whatever the READMEs' authors wrote, so the prompt hands it over as data: inside
 ``<readme_excerpts>`` tags (:data:`OPEN`, :data:`CLOSE`) that README text cannot close
 (:func:`as_data`), with a rule saying nothing inside them is an instruction.

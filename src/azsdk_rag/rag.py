@@ -152,11 +152,11 @@ class AzureSdkRag:
         return self.router.invoke(value)
 
     def retriever(self, languages: tuple[str, ...] = ()) -> Runnable:
-        """The retriever the chains use, restricted to ``languages`` (none: all of them).
+        """The retriever of the chain for ``languages`` (none: all of them).
 
             docs = rag.retriever(("python",)).invoke("upload a blob", k=3)
         """
-        return self.factory.retriever(languages)
+        return self.chains.retriever_for(languages)
 
     def search_query(self, route: Route, history: History | None = None,
                      use_llm: bool | None = None) -> str:
@@ -184,15 +184,18 @@ class AzureSdkRag:
             return route.query  # a question of its own: the last topic would pull it off course
         return f"{route.query} {topic_terms(history)}".strip()
 
-    def retrieve(self, route: Route, history: History | None = None,
-                 k: int | None = None, use_llm: bool | None = None) -> list[Document]:
-        """Retrieval alone (what ``eval`` measures): README chunks for a routed question.
+    def retrieve(self, route: Route, history: History | None = None, k: int | None = None,
+                 use_llm: bool | None = None, package: str | None = None) -> list[Document]:
+        """Retrieval alone (what ``eval`` measures): what the routed languages' chain retrieves
+        for a question, without calling the model; ``package`` keeps only that README's chunks.
 
             docs = rag.retrieve(rag.route("/python upload a blob"), k=3)
             docs[0].metadata["package"]   # 'azure-storage-blob'
         """
-        query = self.search_query(route, history, use_llm)
-        return self.retriever(route.languages).invoke(query, k=k or self.settings.top_k)
+        messages = as_messages(history)
+        inputs = {"question": route.query, "query": self.search_query(route, messages, use_llm),
+                  "history": messages, "k": k or self.settings.top_k, "package": package}
+        return self.chains.retrieval_for(route.languages).invoke(inputs)
 
     def _prepare(self, question: str, session_id: str | None, language: str | None,
                  hint: Hint | None = None, history: Turns | None = None,
@@ -344,9 +347,8 @@ class AzureSdkRag:
         self.sessions.reset(session_id)
 
     def index_version(self) -> int | None:
-        """A cheap identity of the index's contents: the embedded index's version number (one
-        small file read), or None on a server (no versions there, and other processes' writes
-        are not seen): the server then reuses :meth:`status` for a few seconds only.
+        """A cheap identity of the index's contents: the embedded index's version (one small file
+        read); None on a server (no versions): the server then reuses :meth:`status` briefly.
 
             rag.index_version()  # 3: v3 is current; after the next ingest, 4
         """
@@ -383,10 +385,8 @@ class AzureSdkRag:
             return {"question": route.query or value["question"], "route": route,
                     "query": self.search_query(route, messages), "history": messages}
 
-        def dispatch(value: dict[str, Any]) -> Runnable:
-            return self.chains.for_languages(value["route"].languages)
-
-        return RunnableLambda(prepare, name="route") | RunnableLambda(dispatch, name="dispatch")
+        return RunnableLambda(prepare, name="route") | RunnableLambda(
+            lambda value: self.chains.for_languages(value["route"].languages), name="dispatch")
 
 
 def as_messages(history: History | None) -> list[BaseMessage]:

@@ -15,6 +15,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from langchain_core.documents import Document
+
+from .context import body_of
 from .ingest.chunking import README_KEY
 from .store import Store
 
@@ -37,7 +40,8 @@ class PackageInfo:
 
 @dataclass(frozen=True)
 class Readme:
-    """A whole README in markdown; ``exact`` is False when it was rebuilt from chunks."""
+    """A whole README in markdown, with its package record; ``exact`` is False when it was
+    rebuilt from chunks (an index ingested before the README text was kept)."""
 
     info: PackageInfo
     text: str
@@ -63,7 +67,7 @@ class Catalogue:
         self._lock = threading.Lock()
         self._generation: int | None = None
         self._packages: dict[tuple[str, str], PackageInfo] = {}
-        self._chunks: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        self._chunks: dict[tuple[str, str], list[tuple[int, Document]]] = {}
         self._texts: dict[tuple[str, str], str] = {}
 
     def _load(self) -> None:
@@ -71,7 +75,7 @@ class Catalogue:
             if self._generation == self.store.generation:
                 return
             packages: dict[tuple[str, str], PackageInfo] = {}
-            chunks: dict[tuple[str, str], list[tuple[int, str]]] = {}
+            chunks: dict[tuple[str, str], list[tuple[int, Document]]] = {}
             texts: dict[tuple[str, str], str] = {}
             for _id, meta, content in _payload_metadata(self.store):
                 key = (str(meta.get("language", "")), str(meta.get("package", "")))
@@ -81,7 +85,8 @@ class Catalogue:
                     packages[key] = _info(meta)
                 if isinstance(meta.get(README_KEY), str):
                     texts[key] = meta[README_KEY]
-                chunks.setdefault(key, []).append((int(meta.get("chunk", 0) or 0), content))
+                chunks.setdefault(key, []).append(
+                    (int(meta.get("chunk", 0) or 0), Document(page_content=content, metadata=meta)))
             self._packages = dict(sorted(packages.items()))
             self._chunks, self._texts = chunks, texts
             self._generation = self.store.generation
@@ -124,8 +129,8 @@ class Catalogue:
         text = self._texts.get(key)
         if text is not None:
             return Readme(info, text, True)
-        return Readme(info, rebuild(body for _n, body in sorted(self._chunks.get(key, []))),
-                      False)
+        ordered = sorted(self._chunks.get(key, []), key=lambda pair: pair[0])
+        return Readme(info, rebuild(doc for _n, doc in ordered), False)
 
     def search(self, query: str, language: str | None = None) -> list[PackageInfo]:
         """Packages whose name, title or service contains every word of ``query``."""
@@ -139,11 +144,12 @@ def _squash(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.casefold())
 
 
-def rebuild(chunks: Iterable[str]) -> str:
-    """A README from its chunks in order: each chunk's header line dropped, overlaps merged."""
+def rebuild(chunks: Iterable[Document]) -> str:
+    """A README from its chunks in order: each chunk's body (:func:`~azsdk_rag.context.body_of`),
+    overlaps merged."""
     out = ""
     for chunk in chunks:
-        body = chunk.split("\n\n", 1)[-1]
+        body = body_of(chunk)
         overlap = _overlap(out, body)
         out = f"{out}{body[overlap:]}" if overlap else f"{out}\n\n{body}" if out else body
     return out

@@ -36,12 +36,12 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
+from .context import format_context as format_context  # its home is context.py; older imports
 from .embeddings import Embedders
 from .evidence import PackageEvidence, current, identifiers
 from .ingest.chunking import README_KEY
 from .languages import LANGUAGES
 from .search import Hits, Query, SearchBackend
-from .tokens import encoding
 from .types import Source
 
 PACKAGE_DECAY = 0.5  # weight of a package's 2nd, 3rd ... chunk in its score
@@ -414,31 +414,3 @@ def to_sources(docs: Sequence[Document], floor: float = SOURCE_FLOOR) -> list[So
     if best <= 0:
         return sources
     return [s for s in sources if s.score >= floor * best]
-
-
-def format_context(docs: Sequence[Document], budget_tokens: int) -> str:
-    """Numbered README excerpts within a token budget, each with package, section and URL."""
-    enc = encoding()
-    parts: list[str] = []
-    used = 0
-    for n, doc in enumerate(docs, 1):
-        m = doc.metadata
-        fields = [("package", m.get("package")), ("language", m.get("language")),
-                  ("version", m.get("version")), ("group", m.get("group")),
-                  ("section", m.get("section") or "Overview")]
-        head = (f"[{n}] {m.get('title', '')}"
-                + "".join(f" | {key}: {value}" for key, value in fields if value)
-                + f"\nREADME: {m.get('url', '')}\n")
-        body = doc.page_content.split("\n\n", 1)[-1]  # the chunk's own header repeats the head
-        block = f"{head}{body}\n"
-        size = len(enc.encode(block, disallowed_special=()))
-        if used + size > budget_tokens:
-            room = budget_tokens - used - len(enc.encode(head, disallowed_special=())) - 8
-            if room < 50:
-                break
-            body_tokens = enc.encode(body, disallowed_special=())[:room]
-            block = f"{head}{enc.decode(body_tokens)}\n[...]\n"
-            size = budget_tokens - used
-        parts.append(block)
-        used += size
-    return "\n".join(parts)

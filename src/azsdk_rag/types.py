@@ -111,24 +111,38 @@ class Retrieval:
 
 @dataclass(frozen=True)
 class RouteEvent:
+    """First of every stream: the languages the question was routed to, and why."""
+
     route: Route
     type: Literal["route"] = "route"
 
 
 @dataclass(frozen=True)
 class SourcesEvent:
+    """The READMEs the answer draws on, as soon as retrieval is done: before the answer's first
+    word, so a client can show them while the model writes."""
+
     sources: list[Source]
     type: Literal["sources"] = "sources"
 
 
 @dataclass(frozen=True)
 class DeltaEvent:
+    """The next piece of the answer's text, as the model writes it; the pieces joined are the
+    answer's text. An empty question or a model error sends none.
+
+    Its ``text`` may be any length: a token, a line, or the whole answer."""
+
     text: str
     type: Literal["delta"] = "delta"
 
 
 @dataclass(frozen=True)
 class DoneEvent:
+    """Last of every stream: the whole answer (text, route and sources), also when its text came
+    in pieces before; a session records its turn from it, and a client that does not stream
+    reads only this one."""
+
     answer: Answer
     type: Literal["done"] = "done"
 

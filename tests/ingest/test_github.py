@@ -125,3 +125,12 @@ def test_without_git_on_the_path_the_error_says_to_install_it(
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     with pytest.raises(SourceError, match="git is not installed"):
         load_github((tmp_path / "anything").as_uri(), languages=["rust"])
+
+
+def test_a_language_without_an_sdk_repository_is_refused_before_any_clone(
+        bases, clone_tmp: Path) -> None:
+    _, bare, _ = bases
+    with pytest.raises(SourceError, match=r"^No SDK repository is known for 'cobol'; known: "
+                                          r"dotnet, java, javascript, python, rust\.$"):
+        load_github(bare.as_uri(), languages=["rust", "cobol"])
+    assert list(clone_tmp.iterdir()) == []  # rust was not cloned first

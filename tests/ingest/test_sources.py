@@ -256,7 +256,7 @@ def test_a_checkout_yields_its_package_readmes_with_manifest_metadata(
 def test_the_language_comes_from_the_manifests_of_an_unnamed_folder(
         tmp_path: Path, language: str) -> None:
     folder = write_tree(tmp_path / "checkout", fake_repos()[language].files)
-    assert repo_language(folder) == language
+    assert repo_language(folder).id == language
     assert {d.metadata["language"] for d in load_repo(folder)} == {language}
 
 
@@ -265,9 +265,9 @@ def test_the_language_comes_from_the_git_remote_or_the_folder_name(tmp_path: Pat
     clone = write_tree(tmp_path / "clone", fake_repos()["python"].files)
     git("init", "-q", str(clone))
     git("remote", "add", "origin", "https://github.com/Azure/azure-sdk-for-java.git", cwd=clone)
-    assert repo_language(clone) == "java"
+    assert repo_language(clone).id == "java"
     unzipped = write_tree(tmp_path / "azure-sdk-for-rust-main", fake_repos()["python"].files)
-    assert repo_language(unzipped) == "rust"
+    assert repo_language(unzipped).id == "rust"
 
 
 def test_a_folder_that_is_not_an_sdk_repository_is_refused(tmp_path: Path) -> None:

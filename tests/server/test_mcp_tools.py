@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from langchain_core.documents import Document
 
 from azsdk_rag.ingest.chunking import README_KEY
 from azsdk_rag.rag import AzureSdkRag
@@ -180,12 +181,18 @@ def test_readme_names_are_matched_ignoring_case_and_language_is_required(
 def test_readme_of_an_index_without_readme_text_is_rebuilt_from_chunks() -> None:
     readme = ("# Title\n\nIntro paragraph that is long enough to overlap the next chunk.\n\n"
               "## Install\n\npip x")
-    chunks = ["Title | x (python) | Overview\n\n# Title\n\nIntro paragraph that is long enough "
-              "to overlap the next chunk.",
-              "Title | x (python) | Install\n\nlong enough to overlap the next chunk."
-              "\n\n## Install",
-              "Title | x (python) | Install\n\npip x"]
-    assert rebuild(chunks) == readme
+    texts = ["Title | x (python) | Overview\n\n# Title\n\nIntro paragraph that is long enough "
+             "to overlap the next chunk.",
+             "Title | x (python) | Install\n\nlong enough to overlap the next chunk."
+             "\n\n## Install",
+             "Title | x (python) | Install\n\npip x"]
+    meta = {"title": "Title", "package": "x", "language": "python"}
+    # an index of chunker version 1: the body is the text after the header line
+    assert rebuild(Document(page_content=t, metadata=meta) for t in texts) == readme
+    # from version 2 on the body is in the metadata, whatever the text holds
+    bodies = [t.split("\n\n", 1)[1] for t in texts]
+    assert rebuild(Document(page_content="?", metadata={**meta, "body": b})
+                   for b in bodies) == readme
 
 
 def test_only_the_first_chunk_carries_the_readme_and_search_hits_never_do(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from azsdk_rag.ingest.chunking import FENCE
+from azsdk_rag.languages import BUILTIN_LANGUAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("AZSDK_RAG_SHARED", ROOT.parent / "shared"))
@@ -28,14 +29,9 @@ MODELS = SHARED / "models"
 SAMPLE = SHARED / "corpus" / "sample"
 TIKTOKEN = SHARED / "tiktoken"
 CLI = ROOT / ".venv" / "bin" / "azsdk-rag"
-LANGUAGES = ("dotnet", "java", "javascript", "python", "rust")
-REPO_NAMES = {
-    "dotnet": "azure-sdk-for-net",
-    "java": "azure-sdk-for-java",
-    "javascript": "azure-sdk-for-js",
-    "python": "azure-sdk-for-python",
-    "rust": "azure-sdk-for-rust",
-}
+# What the fake repositories are called comes from the language records, as for a real ingest.
+LANGUAGES = tuple(lang.id for lang in BUILTIN_LANGUAGES)
+REPO_NAMES = {lang.id: lang.repository for lang in BUILTIN_LANGUAGES}
 
 
 # -- README texts and corpus files ----------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Markdown-aware chunking: split READMEs on headings, never inside a code fence, then by tokens.
 
 Each chunk starts with a one-line header naming the package and its heading path, so a chunk read
-alone (by a model, a person, or an embedder) still says which package and section it is about.
+alone (by an embedder or a person) still says which package and section it is about. Its body,
+heading path (``section``) and package are in its metadata too: what shows a chunk reads them
+there (:mod:`azsdk_rag.context`), never back from the text.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
 
+from ..context import BODY_KEY, chunk_header
 from ..tokens import DEFAULT_ENCODING, encoding
 
 README_KEY = "readme"
@@ -138,11 +141,8 @@ class MarkdownChunker:
 
     @classmethod
     def header(cls, meta: dict[str, str], path: tuple[str, ...]) -> str:
-        title = meta.get("title") or meta.get("package", "")
-        where = cls.section_name(meta, path)
-        kind = " management library" if meta.get("plane") == "mgmt" else ""
-        return (f"{title} | {meta.get('package', '')} ({meta.get('language', '')}{kind}) | "
-                f"{where}\n\n")
+        """The chunk's first line (:func:`azsdk_rag.context.chunk_header`), for the embedders."""
+        return chunk_header(meta, cls.section_name(meta, path))
 
     def _header(self, meta: dict[str, str], path: tuple[str, ...]) -> str:
         """The header, cut short when it would take over half of a chunk (deep, long headings)."""
@@ -209,7 +209,8 @@ class MarkdownChunker:
         header = self._header(meta, path)
         return Document(
             page_content=header + body,
-            metadata={**meta, "section": self.section_name(meta, path), "chunk": index},
+            metadata={**meta, "section": self.section_name(meta, path), "chunk": index,
+                      BODY_KEY: body},
         )
 
     def _overlap_tail(self, blocks: list[Block]) -> Block | None:

@@ -18,8 +18,9 @@ from langchain_core.documents import Document
 from ..types import EmbedderInfo
 from .chunking import MarkdownChunker
 
-CHUNKER_VERSION = 1
-"""Bump when the chunker's output changes for the same input: every README is chunked again."""
+CHUNKER_VERSION = 2
+"""Bump when the chunker's output changes for the same input: every README is chunked again.
+2: a chunk's body is in its metadata (``body``); the text, ids and vectors are as in 1."""
 
 Key = tuple[str, str]
 

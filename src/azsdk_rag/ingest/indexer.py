@@ -112,28 +112,15 @@ class Indexer:
         with self.store.writing(self.embedders.info) as writer:  # the one writer, even idle
             if hashes is not None:
                 writer.record_readmes(dict(hashes))
-            if hashes is not None and kept:
-                recorded = self.store.readme_hashes()
-                if any(recorded.get(f"{k[0]}/{k[1]}") != hashes.get(f"{k[0]}/{k[1]}")
-                       for k in kept):
-                    raise StoreError(
-                        f"The index at {self.store.settings.location} changed while this ingest "
-                        "read it (another ingest finished); run this one again.")
+                self._check_kept(kept, hashes)
             if self._nothing_to_do(chunks, kept, prune, hashes):
                 report = IngestReport(readmes=readmes, chunks=kept_points, unchanged=kept_points,
                                       unchanged_readmes=len(kept))
                 report.seconds = time.perf_counter() - start
                 return report
-            # one pass over the stored payloads: the groups to compare, and the payloads to check
-            existing: dict[tuple[str, str], set[str]] = defaultdict(set)
-            stored: dict[str, dict[str, Any]] = {}
-            for point in (self.store.points() if self.store.exists() else ()):
-                meta = point.metadata
-                existing[(meta.get("language", ""), meta.get("package", ""))].add(point.id)
-                stored[point.id] = point.payload
-            have = set(stored)
+            existing, stored = self._stored()
             # shortest first: batches of similar length waste least padding in the embedder
-            todo = sorted((pid for pid in wanted if pid not in have),
+            todo = sorted((pid for pid in wanted if pid not in stored),
                           key=lambda pid: len(wanted[pid].page_content))
             report = IngestReport(readmes=readmes, chunks=len(wanted) + kept_points,
                                   unchanged=len(wanted) - len(todo) + kept_points,
@@ -145,22 +132,48 @@ class Indexer:
                 if progress:
                     progress(report.written, len(todo))
             report.updated = self._refresh_payloads(writer, wanted, stored)
-            stale_ids: set[str] = set()
-            for key in set(by_package) | set(changed or ()):
-                stale_ids |= existing.get(key, set()) - by_package.get(key, set())
-            if prune:
-                languages = {lang for lang, _ in (*by_package, *kept)}
-                gone = [key for key in existing if key[0] in languages
-                        and key not in by_package and key not in kept]
-                report.pruned_packages = len(gone)
-                for key in gone:
-                    stale_ids |= existing[key]
-            stale = sorted(stale_ids)
+            stale = self._stale(existing, by_package, set(changed or ()), kept, prune, report)
             if stale:
                 writer.delete(stale)
             report.deleted = len(stale)
         report.seconds = time.perf_counter() - start
         return report
+
+    def _check_kept(self, kept: set[Key], hashes: Mapping[str, str]) -> None:
+        """The READMEs skipped as unchanged must still be as recorded once this ingest holds
+        the writer lock: another ingest may have finished in between."""
+        recorded = self.store.readme_hashes()
+        if any(recorded.get(f"{k[0]}/{k[1]}") != hashes.get(f"{k[0]}/{k[1]}") for k in kept):
+            raise StoreError(
+                f"The index at {self.store.settings.location} changed while this ingest "
+                "read it (another ingest finished); run this one again.")
+
+    def _stored(self) -> tuple[dict[Key, set[str]], dict[str, dict[str, Any]]]:
+        """One pass over the stored payloads: ids by package, and each id's payload."""
+        existing: dict[Key, set[str]] = defaultdict(set)
+        stored: dict[str, dict[str, Any]] = {}
+        for point in (self.store.points() if self.store.exists() else ()):
+            meta = point.metadata
+            existing[(meta.get("language", ""), meta.get("package", ""))].add(point.id)
+            stored[point.id] = point.payload
+        return existing, stored
+
+    @staticmethod
+    def _stale(existing: dict[Key, set[str]], by_package: dict[Key, set[str]],
+               changed: set[Key], kept: set[Key], prune: bool, report: IngestReport) -> list[str]:
+        """Stored ids no chunk of a re-read README has any more; with ``prune``, also every
+        package of the languages ingested that the source no longer has."""
+        stale_ids: set[str] = set()
+        for key in set(by_package) | changed:
+            stale_ids |= existing.get(key, set()) - by_package.get(key, set())
+        if prune:
+            languages = {lang for lang, _ in (*by_package, *kept)}
+            gone = [key for key in existing if key[0] in languages
+                    and key not in by_package and key not in kept]
+            report.pruned_packages = len(gone)
+            for key in gone:
+                stale_ids |= existing[key]
+        return sorted(stale_ids)
 
     def _refresh_payloads(self, writer: Writer, wanted: dict[str, Document],
                           stored: dict[str, dict[str, Any]]) -> int:

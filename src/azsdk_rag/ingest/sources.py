@@ -13,30 +13,15 @@ import logging
 import os
 import re
 import subprocess
-import sys
 import tempfile
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from langchain_core.documents import Document
 
 from ..errors import SourceError
-from ..languages import language_ids
+from ..languages import LANGUAGES, Language, language_ids
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-LANGUAGES = ("dotnet", "java", "javascript", "python", "rust")
-REPOS = {
-    "dotnet": "azure-sdk-for-net",
-    "java": "azure-sdk-for-java",
-    "javascript": "azure-sdk-for-js",
-    "python": "azure-sdk-for-python",
-    "rust": "azure-sdk-for-rust",
-}
 REQUIRED = ("language", "package", "text")
 METADATA = ("language", "package", "service", "plane", "title", "url", "path", "version", "group")
 # Folders whose READMEs are not package READMEs.
@@ -48,7 +33,6 @@ SKIP_DIRS = {
 }
 SKIP_PACKAGE = re.compile(r"(template|perf|sample|test|canary|emulator|harness|benchmark)", re.I)
 MIN_README_BYTES = 300
-MANIFESTS = ("pyproject.toml", "setup.py", "package.json", "pom.xml", "Cargo.toml")
 log = logging.getLogger(__name__)
 
 
@@ -56,16 +40,16 @@ def readme_document(meta: Mapping[str, object], text: str) -> Document:
     """One README as a Document, metadata normalised to strings."""
     clean = {k: str(meta.get(k) or "") for k in METADATA}
     if not clean["plane"]:
-        clean["plane"] = infer_plane(clean["package"])
+        clean["plane"] = infer_plane(clean["package"], clean["language"])
     if not clean["title"]:
         clean["title"] = first_heading(text) or clean["package"]
     return Document(page_content=text, metadata=clean)
 
 
-def infer_plane(package: str) -> str:
-    mgmt = ("azure-mgmt-", "@azure/arm-", "@azure-rest/arm-", "azure-resourcemanager",
-            "Azure.ResourceManager", "Microsoft.Azure.Management", "azure_mgmt_")
-    return "mgmt" if package.startswith(mgmt) else "data"
+def infer_plane(package: str, language: str) -> str:
+    """``mgmt`` when the language's record calls ``package`` management plane, else ``data``."""
+    lang = LANGUAGES.get(language)
+    return "mgmt" if lang is not None and lang.is_management(package) else "data"
 
 
 def first_heading(text: str) -> str:
@@ -180,7 +164,44 @@ def load_corpus(paths: Iterable[Path]) -> list[Document]:
 
 
 # -- a local checkout of an azure-sdk-for-* repository ------------------------------------------
-def repo_language(root: Path) -> str:
+def _ingestible() -> list[Language]:
+    """The registered languages that name their SDK repository and can read its manifests."""
+    return [lang for lang in LANGUAGES.values() if lang.repository and lang.manifest_reader]
+
+
+def _named_language(name: str) -> Language | None:
+    """The language whose repository is ``name`` (or ``name-<suffix>``, as in a GitHub zip)."""
+    name = name.lower()
+    for lang in _ingestible():
+        repo = lang.repository.lower()
+        if name == repo or name.startswith(repo + "-"):
+            return lang
+    return None
+
+
+def _manifest_language(sdk: Path) -> Language | None:
+    """The language whose manifests the most package folders (``sdk/<service>/<package>``) hold."""
+    best, most = None, 0
+    for lang in _ingestible():
+        files = lang.manifest_reader.files if lang.manifest_reader else ()
+        folders = {p.relative_to(sdk).parts[:2] for f in files for p in sdk.glob(f"*/*/{f}")}
+        if len(folders) > most:
+            best, most = lang, len(folders)
+    return best
+
+
+def _expected_repositories() -> str:
+    repos = [lang.repository for lang in _ingestible()]
+    prefix = repos[0] if len(repos) > 1 else ""
+    for repo in repos[1:]:
+        while not repo.startswith(prefix):
+            prefix = prefix[:-1]
+    if prefix:
+        return prefix + "{" + ",".join(repo[len(prefix):] for repo in repos) + "}"
+    return " or ".join(repos) or "Azure SDK"
+
+
+def repo_language(root: Path) -> Language:
     """Which SDK a checkout is, from its folder name, its git remote, or its manifests."""
     names = [root.resolve().name]
     try:
@@ -190,72 +211,21 @@ def repo_language(root: Path) -> str:
     except (OSError, subprocess.SubprocessError):
         pass
     for name in names:
-        for lang, repo in REPOS.items():
-            if name.lower() == repo or name.lower().startswith(repo + "-"):
-                return lang
+        lang = _named_language(name)
+        if lang is not None:
+            return lang
     sdk = root / "sdk"
-    if sdk.is_dir():
-        for lang, pattern in (("rust", "Cargo.toml"), ("javascript", "package.json"),
-                              ("java", "pom.xml"), ("dotnet", "*.csproj"),
-                              ("dotnet", "src/*.csproj"), ("python", "pyproject.toml"),
-                              ("python", "setup.py")):
-            if next(sdk.glob(f"*/*/{pattern}"), None):
-                return lang
+    lang = _manifest_language(sdk) if sdk.is_dir() else None
+    if lang is not None:
+        return lang
     raise SourceError(
-        f"{root} is not an Azure SDK repository (expected an azure-sdk-for-{{net,java,js,python,"
-        "rust} checkout with an sdk/ folder)."
+        f"{root} is not an Azure SDK repository (expected an {_expected_repositories()} "
+        "checkout with an sdk/ folder)."
     )
 
 
 def _skipped(rel: Path) -> bool:
     return any(part.lower() in SKIP_DIRS for part in rel.parts[:-1])
-
-
-def package_manifest(folder: Path, language: str) -> dict[str, str] | None:
-    """Package name (and version, group) from the manifest beside a README."""
-    try:
-        if language == "python":
-            if (folder / "pyproject.toml").is_file():
-                data = tomllib.loads((folder / "pyproject.toml").read_text("utf-8"))
-                proj = data.get("project", {})
-                if proj.get("name"):
-                    return {"package": proj["name"], "version": str(proj.get("version", ""))}
-            if (folder / "setup.py").is_file():
-                src = (folder / "setup.py").read_text("utf-8", errors="replace")
-                m = re.search(r"""PACKAGE_NAME\s*=\s*['"]([^'"]+)""", src) or re.search(
-                    r"""\bname\s*=\s*['"]([^'"]+)""", src)
-                if m:
-                    return {"package": m.group(1), "version": ""}
-        elif language == "javascript" and (folder / "package.json").is_file():
-            data = json.loads((folder / "package.json").read_text("utf-8"))
-            if data.get("name"):
-                return {"package": data["name"], "version": str(data.get("version", ""))}
-        elif language == "java" and (folder / "pom.xml").is_file():
-            root = ET.parse(folder / "pom.xml").getroot()
-            ns = {"m": root.tag[1:].split("}")[0]} if root.tag.startswith("{") else {}
-            def child(tag: str) -> str:
-                el = root.find(f"m:{tag}", ns) if ns else root.find(tag)
-                return (el.text or "").strip() if el is not None else ""
-            if child("artifactId"):
-                return {"package": child("artifactId"), "version": child("version"),
-                        "group": child("groupId")}
-        elif language == "dotnet":
-            for proj in sorted(folder.glob("src/*.csproj")) + sorted(folder.glob("*.csproj")):
-                text = proj.read_text("utf-8", errors="replace")
-                m = re.search(r"<PackageId>([^<]+)</PackageId>", text) or re.search(
-                    r"<AssemblyName>([^<$]+)</AssemblyName>", text)
-                ver = re.search(r"<Version>([^<]+)</Version>", text)
-                return {"package": m.group(1) if m else proj.stem,
-                        "version": ver.group(1) if ver else ""}
-        elif language == "rust" and (folder / "Cargo.toml").is_file():
-            pkg = tomllib.loads((folder / "Cargo.toml").read_text("utf-8")).get("package", {})
-            if pkg.get("name"):
-                version = pkg.get("version", "")
-                return {"package": pkg["name"],
-                        "version": version if isinstance(version, str) else ""}
-    except (OSError, ValueError, ET.ParseError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return None
-    return None
 
 
 def load_repo(root: Path, base_url: str = "https://github.com/Azure") -> list[Document]:
@@ -276,7 +246,7 @@ def load_repo(root: Path, base_url: str = "https://github.com/Azure") -> list[Do
             continue
         if not readme.resolve().is_relative_to(inside):  # a symlink out of the checkout
             continue
-        info = package_manifest(readme.parent, language)
+        info = language.read_manifest(readme.parent)
         if info is None or SKIP_PACKAGE.search(info["package"]) or info["package"] in seen:
             continue
         text = readme.read_text("utf-8", errors="replace")
@@ -289,8 +259,8 @@ def load_repo(root: Path, base_url: str = "https://github.com/Azure") -> list[Do
                                   f"text ({why}).")
         seen.add(info["package"])
         path = rel.as_posix()
-        meta = {**info, "language": language, "service": rel.parts[1], "path": path,
-                "url": f"{base_url.rstrip('/')}/{REPOS[language]}/blob/main/{path}"}
+        meta = {**info, "language": language.id, "service": rel.parts[1], "path": path,
+                "url": f"{base_url.rstrip('/')}/{language.repository}/blob/main/{path}"}
         docs.append(readme_document(meta, text))
     if not docs:
         raise SourceError(f"No package READMEs found under {sdk}.")
@@ -298,7 +268,10 @@ def load_repo(root: Path, base_url: str = "https://github.com/Azure") -> list[Do
 
 
 # -- GitHub (or any git server): shallow, sparse clones ------------------------------------------
-SPARSE_PATTERNS = ["/sdk/**/README.md", *[f"/sdk/**/{m}" for m in MANIFESTS], "/sdk/**/*.csproj"]
+def sparse_patterns(language: Language) -> list[str]:
+    """What a clone of ``language``'s repository fetches: READMEs and the manifests it reads."""
+    files = language.manifest_reader.files if language.manifest_reader else ()
+    return list(dict.fromkeys(["/sdk/**/README.md", *(f"/sdk/**/{Path(f).name}" for f in files)]))
 
 
 def _git(args: list[str], cwd: Path | None = None) -> None:
@@ -319,20 +292,32 @@ def _git(args: list[str], cwd: Path | None = None) -> None:
         raise SourceError(f"git {args[0]} failed: {why}")
 
 
+def _repository_of(language_id: str) -> Language:
+    lang = LANGUAGES.get(language_id)
+    if lang is None or lang not in _ingestible():
+        known = ", ".join(lang.id for lang in _ingestible())
+        raise SourceError(f"No SDK repository is known for {language_id!r}; known: {known}.")
+    return lang
+
+
 def clone_sdk(language: str, dest: Path, base_url: str) -> Path:
     """Shallow, sparse clone (READMEs and manifests only) of one SDK repository."""
-    url = f"{base_url.rstrip('/')}/{REPOS[language]}"
-    target = dest / REPOS[language]
+    lang = _repository_of(language)
+    url = f"{base_url.rstrip('/')}/{lang.repository}"
+    target = dest / lang.repository
     _git(["clone", "--depth", "1", "--filter=blob:none", "--sparse", "--quiet", url, str(target)])
-    _git(["sparse-checkout", "set", "--no-cone", *SPARSE_PATTERNS], cwd=target)
+    _git(["sparse-checkout", "set", "--no-cone", *sparse_patterns(lang)], cwd=target)
     return target
 
 
-def load_github(base_url: str, languages: Iterable[str] = LANGUAGES) -> list[Document]:
-    """Clone each SDK repository into a temporary folder and read it as a local checkout."""
+def load_github(base_url: str, languages: Iterable[str] | None = None) -> list[Document]:
+    """Clone each SDK repository (default: every registered one) and read it as a checkout."""
+    wanted = [lang.id for lang in _ingestible()] if languages is None else list(languages)
+    for language in wanted:
+        _repository_of(language)  # an unknown language fails before anything is cloned
     docs: list[Document] = []
     with tempfile.TemporaryDirectory(prefix="azsdk-rag-clone-") as tmp:
-        for lang in languages:
+        for lang in wanted:
             repo = clone_sdk(lang, Path(tmp), base_url)
             docs.extend(load_repo(repo, base_url="https://github.com/Azure"))
     return docs

@@ -26,50 +26,51 @@ _NO_HEADER = (
 class Limits:
     """What one client may cost the server; every field has a safe default.
 
-    Sizes are bytes unless named ``chars``; times are seconds.
+    Sizes are bytes unless named ``chars``; times are seconds. Each field's ``#:`` comment says
+    what it bounds (Sphinx reads them as the fields' docs).
     """
 
+    #: Largest JSON-RPC body (``Content-Length``).
     max_message_bytes: int = 1 << 20
-    """Largest JSON-RPC body (``Content-Length``)."""
+    #: Largest JSON-RPC header block.
     max_header_bytes: int = 8 << 10
-    """Largest JSON-RPC header block."""
+    #: Largest legacy message (one question).
     max_legacy_bytes: int = 64 << 10
-    """Largest legacy message (one question)."""
+    #: Longest question, on either protocol.
     max_question_chars: int = 16_000
-    """Longest question, on either protocol."""
+    #: Connections being served over both ports together (authenticated JSON-RPC clients,
+    #: legacy clients that have spoken); more get a clean close.
     max_connections: int = 256
-    """Connections being served over both ports together (authenticated JSON-RPC clients,
-    legacy clients that have spoken); more get a clean close."""
+    #: Connections not yet authenticated (legacy: not yet spoken), per pool: one pool for
+    #: loopback peers, one for the rest. They never take ``max_connections`` slots; newcomers to a
+    #: full pool wait (up to ``first_message_timeout``) for a place.
     max_pending: int = 32
-    """Connections not yet authenticated (legacy: not yet spoken), per pool: one pool for
-    loopback peers, one for the rest. They never take ``max_connections`` slots; newcomers to a
-    full pool wait (up to ``first_message_timeout``) for a place."""
+    #: A TCP connection that has sent no whole message by then is closed.
     first_message_timeout: float = 10.0
-    """A TCP connection that has sent no whole message by then is closed."""
+    #: A wrong token is answered after this long, doubling with each failure from that address.
     auth_delay: float = 0.5
-    """A wrong token is answered after this long, doubling with each failure from that address."""
+    #: Wrong tokens from one address before it is locked out.
     auth_max_failures: int = 5
-    """Wrong tokens from one address before it is locked out."""
+    #: How long a locked-out address waits (and how long until failures are forgotten).
     auth_lockout: float = 60.0
-    """How long a locked-out address waits (and how long until failures are forgotten)."""
+    #: JSON-RPC requests in flight on one connection.
     max_requests_per_connection: int = 16
-    """JSON-RPC requests in flight on one connection."""
+    #: Distinct ``sessionId`` values one JSON-RPC connection may use.
     max_sessions_per_connection: int = 64
-    """Distinct ``sessionId`` values one JSON-RPC connection may use."""
+    #: A TCP connection with no message and no answer in flight for this long is closed.
     idle_timeout: float = 900.0
-    """A TCP connection with no message and no answer in flight for this long is closed."""
+    #: A JSON-RPC TCP connection that has not initialized successfully by then is closed.
     handshake_timeout: float = 30.0
-    """A JSON-RPC TCP connection that has not initialized successfully by then is closed."""
+    #: After a TCP client shuts its sending side, its answers in flight get this long to finish.
     eof_grace: float = 300.0
-    """After a TCP client shuts its sending side, its answers in flight get this long to finish."""
+    #: A legacy message ends when no more bytes arrive for this long.
     legacy_quiet: float = 0.05
-    """A legacy message ends when no more bytes arrive for this long."""
+    #: How long to wait for the rest of a legacy message that ends inside a UTF-8 character.
     legacy_partial_wait: float = 1.0
-    """How long to wait for the rest of a legacy message that ends inside a UTF-8 character."""
+    #: A client that reads nothing for this long while we have output queued is dropped.
     write_timeout: float = 30.0
-    """A client that reads nothing for this long while we have output queued is dropped."""
+    #: On shutdown, answers in flight get this long to finish before they are cancelled.
     shutdown_grace: float = 2.0
-    """On shutdown, answers in flight get this long to finish before they are cancelled."""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -111,50 +112,71 @@ async def read_frame(reader: asyncio.StreamReader, limits: Limits) -> bytes | No
     line. ``Content-Length`` is required; ``Content-Type`` and unknown headers are ignored. A line
     that is not a header (an HTTP request line, say) is an error, which also keeps browsers out.
     """
-    length: int | None = None
-    total = 0
-    while True:
-        first = b""
-        if total == 0:  # a bare JSON body gets its error at once, not after a newline or a timeout
-            try:
-                first = await reader.readexactly(1)
-            except asyncio.IncompleteReadError:
-                return None
-            if first in (b"{", b"["):
-                raise FramingError(_NO_HEADER)
-        try:
-            line = first if first == b"\n" else first + await reader.readuntil(b"\n")
-        except asyncio.IncompleteReadError:
-            raise FramingError("The connection closed inside a header.") from None
-        except asyncio.LimitOverrunError:
-            raise FramingError(
-                f"The header block is larger than {limits.max_header_bytes} bytes."
-            ) from None
-        total += len(line)
-        if total > limits.max_header_bytes:
-            raise FramingError(f"The header block is larger than {limits.max_header_bytes} bytes.")
-        text = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-        if not text:
-            break
-        name, sep, value = text.partition(b":")
-        name = name.strip()
-        if not sep or not _HEADER_NAME.fullmatch(name):
-            raise FramingError("A header line is not of the form 'Name: value'.")
-        if name.lower() == b"content-length":
-            value = value.strip()
-            if not value.isdigit() or len(value) > 18:
-                raise FramingError("Content-Length is not a whole number of bytes.")
-            if length is not None and int(value) != length:
-                raise FramingError("Two different Content-Length headers.")
-            length = int(value)
+    length = await _read_headers(reader, limits)
     if length is None:
-        raise FramingError("The Content-Length header is missing.")
+        return None
     if length > limits.max_message_bytes:
         raise MessageTooLarge(f"The message is larger than {limits.max_message_bytes} bytes.")
     try:
         return await reader.readexactly(length)
     except asyncio.IncompleteReadError:
         raise FramingError("The connection closed inside a message.") from None
+
+
+async def _read_headers(reader: asyncio.StreamReader, limits: Limits) -> int | None:
+    """The header block's ``Content-Length``; ``None`` at end of stream before its first byte."""
+    too_large = f"The header block is larger than {limits.max_header_bytes} bytes."
+    length: int | None = None
+    total = 0
+    while True:
+        line = await _header_line(reader, first=total == 0, too_large=too_large)
+        if line is None:
+            return None
+        total += len(line)
+        if total > limits.max_header_bytes:
+            raise FramingError(too_large)
+        text = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+        if not text:
+            break
+        length = _content_length(text, length)
+    if length is None:
+        raise FramingError("The Content-Length header is missing.")
+    return length
+
+
+async def _header_line(reader: asyncio.StreamReader, *, first: bool,
+                       too_large: str) -> bytes | None:
+    """One header line with its line end; ``None`` at end of stream before the first line."""
+    start = b""
+    if first:  # a bare JSON body gets its error at once, not after a newline or a timeout
+        try:
+            start = await reader.readexactly(1)
+        except asyncio.IncompleteReadError:
+            return None
+        if start in (b"{", b"["):
+            raise FramingError(_NO_HEADER)
+    try:
+        return start if start == b"\n" else start + await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError:
+        raise FramingError("The connection closed inside a header.") from None
+    except asyncio.LimitOverrunError:
+        raise FramingError(too_large) from None
+
+
+def _content_length(line: bytes, length: int | None) -> int | None:
+    """Read one header line: the ``Content-Length`` it gives, else ``length`` (the one so far)."""
+    name, sep, value = line.partition(b":")
+    name = name.strip()
+    if not sep or not _HEADER_NAME.fullmatch(name):
+        raise FramingError("A header line is not of the form 'Name: value'.")
+    if name.lower() != b"content-length":
+        return length
+    value = value.strip()
+    if not value.isdigit() or len(value) > 18:
+        raise FramingError("Content-Length is not a whole number of bytes.")
+    if length is not None and int(value) != length:
+        raise FramingError("Two different Content-Length headers.")
+    return int(value)
 
 
 # -- legacy: raw text, one message per pause ---------------------------------------------------

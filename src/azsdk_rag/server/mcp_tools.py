@@ -7,10 +7,12 @@ text). Bad input raises :class:`ToolInputError` with one sentence that says what
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from azsdk_rag import context
 from azsdk_rag.errors import AzsdkRagError
 from azsdk_rag.extractive import ExtractiveChatModel
 from azsdk_rag.languages import language_ids, resolve_language
@@ -203,14 +205,13 @@ class AzureSdkTools:
             if chosen != route.languages:
                 route = Route(chosen, route.query, "forced",
                               f"the package {name} is {', '.join(chosen)}")
-            docs = self.rag.retriever(chosen).invoke(route.query or text, k=k, package=name)
+            docs = self.rag.retrieve(replace(route, query=route.query or text), k=k,
+                                     package=name)
         results = [Excerpt(
-            title=str(m.get("title", "")), package=str(m.get("package", "")),
-            language=str(m.get("language", "")), section=str(m.get("section") or "Overview"),
-            url=str(m.get("url", "")), version=str(m.get("version", "")),
-            score=float(m.get("score", 0.0) or 0.0),
-            excerpt=doc.page_content.split("\n\n", 1)[-1].strip(),
-        ) for doc in docs for m in [doc.metadata]]
+            title=ex.title, package=ex.package, language=ex.language, section=ex.section,
+            url=ex.url, version=ex.version, score=float(doc.metadata.get("score", 0.0) or 0.0),
+            excerpt=ex.body.strip(),
+        ) for doc in docs for ex in [context.Excerpt.of(doc)]]
         return SearchResult(route=RouteOut.of(route), results=results)
 
     def readme(self, package: Any, language: Any) -> ReadmeResult:

@@ -15,21 +15,20 @@ import contextlib
 import ipaddress
 import logging
 import math
-import os
 import signal
 import socket
-import stat
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Any
 
 from azsdk_rag.errors import ConfigError
-from azsdk_rag.server import jsonrpc, legacy
-from azsdk_rag.server.admission import MIN_TOKEN_BITS, Admission, token_bits
-from azsdk_rag.server.framing import READ_CHUNK, Limits, Writer
+from azsdk_rag.server import jsonrpc, legacy, rpc_messages
+from azsdk_rag.server.admission import MIN_TOKEN_BITS, Admission, Slot, token_bits
+from azsdk_rag.server.connection import Connection
+from azsdk_rag.server.framing import Limits, Writer
 from azsdk_rag.server.status import StatusCache
+from azsdk_rag.server.stdio import open_stdio
 from azsdk_rag.settings import Settings
 from azsdk_rag.types import RagService
 
@@ -166,7 +165,7 @@ class Server:
         server stops when the client sends ``exit`` or closes stdin.
         """
         stop = self._stop_future()
-        reader, writer, self._stdio_cleanup = await _open_stdio()
+        reader, writer, self._stdio_cleanup = await open_stdio()
         conn = jsonrpc.JsonRpcConnection(
             self._rag,
             reader,
@@ -233,53 +232,51 @@ class Server:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        stop = self._stop_future()
-        peer = _peer(writer)
-        host = peer.rsplit(":", 1)[0]
         try:
-            if stop.done():
+            if self._stop_future().done():
                 writer.transport.abort()
                 return
-            wait = self._admission.locked_out(host) if rpc and self._token else None
-            if wait is not None:
-                logger.warning("refusing %s: too many wrong tokens", peer)
-                await jsonrpc.refuse(
-                    writer,
-                    "Too many wrong tokens from this address; try again in "
-                    f"{math.ceil(wait)} s.",
-                    code=jsonrpc.UNAUTHORIZED,
-                )
-                return
-            slot = await self._admission.enter(host)
+            slot = await self._admit(writer, rpc=rpc)
             if slot is None:
-                logger.warning("refusing a connection from %s: too many connections", peer)
-                await (jsonrpc.refuse(writer) if rpc else legacy.refuse(writer))
                 return
             slot.evict = writer.transport.abort  # a newcomer needs the place of a silent socket
             try:
-                if rpc:
-                    conn: Any = jsonrpc.JsonRpcConnection(
-                        self._rag,
-                        reader,
-                        writer,
-                        limits=self.limits,
-                        stop=stop,
-                        info=self._info,
-                        peer=peer,
-                        status=self._status,
-                        slot=slot,
-                        admission=self._admission,
-                    )
-                else:
-                    conn = legacy.LegacyConnection(
-                        self._rag, reader, writer, limits=self.limits, stop=stop, peer=peer,
-                        slot=slot,
-                    )
-                await conn.run()
+                await self._connection(reader, writer, slot, rpc=rpc).run()
             finally:
                 slot.release()
         finally:
             self._tasks.discard(task)
+
+    async def _admit(self, writer: asyncio.StreamWriter, *, rpc: bool) -> Slot | None:
+        """A pending slot for a new connection, or ``None`` after refusing it (a locked-out
+        address, or no place freed in time)."""
+        peer = _peer(writer)
+        host = peer.rsplit(":", 1)[0]
+        wait = self._admission.locked_out(host) if rpc and self._token else None
+        if wait is not None:
+            logger.warning("refusing %s: too many wrong tokens", peer)
+            await rpc_messages.refuse(
+                writer,
+                f"Too many wrong tokens from this address; try again in {math.ceil(wait)} s.",
+                code=rpc_messages.UNAUTHORIZED,
+            )
+            return None
+        slot = await self._admission.enter(host)
+        if slot is None:
+            logger.warning("refusing a connection from %s: too many connections", peer)
+            await (rpc_messages.refuse(writer) if rpc else legacy.refuse(writer))
+        return slot
+
+    def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    slot: Slot, *, rpc: bool) -> Connection:
+        peer, stop = _peer(writer), self._stop_future()
+        if not rpc:
+            return legacy.LegacyConnection(self._rag, reader, writer, limits=self.limits,
+                                           stop=stop, peer=peer, slot=slot)
+        return jsonrpc.JsonRpcConnection(
+            self._rag, reader, writer, limits=self.limits, stop=stop, info=self._info,
+            peer=peer, status=self._status, slot=slot, admission=self._admission,
+        )
 
     # -- stopping --------------------------------------------------------------------------------
 
@@ -359,112 +356,3 @@ async def serve(
     with contextlib.suppress(OSError, ValueError):
         print(f"azsdk-rag serve --stdio: exiting: {reason}.", file=sys.stderr, flush=True)
     return 0 if clean else 1
-
-
-# -- stdio plumbing ------------------------------------------------------------------------------
-
-
-def _is_pipe(fd: int) -> bool:
-    mode = os.fstat(fd).st_mode
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
-
-
-class _BlockingWriter:
-    """Writes straight to a file descriptor (a terminal, a file, Windows pipes)."""
-
-    transport = None
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._closed = False
-
-    def write(self, data: bytes) -> None:
-        if self._closed:
-            raise BrokenPipeError
-        view = memoryview(data)
-        try:
-            while view:
-                view = view[os.write(self._fd, view) :]
-        except OSError:
-            self._closed = True
-            raise
-
-    async def drain(self) -> None:
-        return None
-
-    def is_closing(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-
-    async def wait_closed(self) -> None:
-        return None
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return default
-
-
-def _pump(fd: int, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLoop) -> None:
-    """Feed ``reader`` from a blocking descriptor (thread body, when pipes cannot be awaited)."""
-    while True:
-        try:
-            data = os.read(fd, READ_CHUNK)
-        except OSError:
-            data = b""
-        try:
-            if data:
-                loop.call_soon_threadsafe(reader.feed_data, data)
-            else:
-                loop.call_soon_threadsafe(reader.feed_eof)
-                return
-        except RuntimeError:  # the loop is gone
-            return
-
-
-async def _open_stdio() -> tuple[asyncio.StreamReader, Writer, Callable[[], None]]:
-    """Streams over stdin/stdout, with fd 1 sent to stderr meanwhile; returns a cleanup too."""
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(Exception):
-        sys.stdout.flush()
-    saved_stdout = os.dup(1)
-    out_fd = os.dup(1)
-    in_fd = os.dup(0)
-    os.dup2(2, 1)
-    use_pipes = sys.platform != "win32"
-
-    reader = asyncio.StreamReader()
-    read_transport: asyncio.BaseTransport | None = None
-    if use_pipes and _is_pipe(in_fd):
-        read_transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(in_fd, "rb", buffering=0)
-        )
-    else:
-        threading.Thread(
-            target=_pump, args=(in_fd, reader, loop), name="azsdk-rag-stdin", daemon=True
-        ).start()
-
-    writer: Writer
-    if use_pipes and _is_pipe(out_fd):
-        transport, protocol = await loop.connect_write_pipe(
-            lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()),
-            os.fdopen(out_fd, "wb", buffering=0),
-        )
-        writer = asyncio.StreamWriter(transport, protocol, None, loop)
-    else:
-        writer = _BlockingWriter(out_fd)
-
-    def cleanup() -> None:
-        if read_transport is not None:
-            read_transport.close()
-        writer.close()
-        with contextlib.suppress(OSError):
-            os.set_blocking(saved_stdout, True)
-            os.dup2(saved_stdout, 1)
-        with contextlib.suppress(OSError):
-            os.close(saved_stdout)
-
-    return reader, writer, cleanup

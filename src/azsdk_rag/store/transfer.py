@@ -78,6 +78,25 @@ def _bad(source: Path, line: int, why: str) -> StoreError:
                       "nothing was imported.")
 
 
+def _point_of_line(source: Path, number: int, text: str, info: EmbedderInfo) -> Point:
+    """One line of an export as a point, checked: id, payload and vectors that fit ``info``."""
+    try:
+        row = json.loads(text)
+        pid = str(uuid.UUID(str(row["id"])))
+        payload = row["payload"]
+        meta = payload["metadata"]
+        dense = [float(x) for x in row["dense"]]
+        indices, values = row["sparse"]
+        sparse = ([int(i) for i in indices], [float(v) for v in values])
+        assert isinstance(payload["page_content"], str)
+        assert meta["language"] and meta["package"]
+    except (ValueError, KeyError, TypeError, AssertionError):
+        raise _bad(source, number, "not a point with id, payload and vectors") from None
+    if len(dense) != info.dense_dim or len(sparse[0]) != len(sparse[1]):
+        raise _bad(source, number, f"vectors do not fit {info.describe()}")
+    return Point(pid, payload, dense, sparse)
+
+
 def read_export(source: Path) -> tuple[dict[str, Any], Iterator[Point]]:
     """The header and the points of an export, each line checked as it is read."""
     try:
@@ -103,23 +122,9 @@ def read_export(source: Path) -> tuple[dict[str, Any], Iterator[Point]]:
         n = 0
         try:
             for number, text in enumerate(fh, start=2):
-                try:
-                    row = json.loads(text)
-                    pid = str(uuid.UUID(str(row["id"])))
-                    payload = row["payload"]
-                    meta = payload["metadata"]
-                    dense = [float(x) for x in row["dense"]]
-                    indices, values = row["sparse"]
-                    sparse = ([int(i) for i in indices], [float(v) for v in values])
-                    assert isinstance(payload["page_content"], str)
-                    assert meta["language"] and meta["package"]
-                except (ValueError, KeyError, TypeError, AssertionError):
-                    raise _bad(source, number, "not a point with id, payload and vectors") \
-                        from None
-                if len(dense) != info.dense_dim or len(sparse[0]) != len(sparse[1]):
-                    raise _bad(source, number, f"vectors do not fit {info.describe()}")
+                point = _point_of_line(source, number, text, info)
                 n += 1
-                yield Point(pid, payload, dense, sparse)
+                yield point
         except (OSError, EOFError, UnicodeDecodeError) as exc:
             raise StoreError(f"Cannot read {source} to the end ({exc}); nothing was "
                              "imported.") from None

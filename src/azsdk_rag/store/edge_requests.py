@@ -1,0 +1,61 @@
+"""Our points, index layout and hybrid query as Qdrant Edge's objects."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import qdrant_edge as qe
+
+from ..types import EmbedderInfo
+from .base import DENSE, LANGUAGE, RRF_K, SPARSE, Point, Sparse
+
+
+def edge_config(info: EmbedderInfo) -> qe.EdgeConfig:
+    return qe.EdgeConfig(
+        vectors={DENSE: qe.EdgeVectorParams(size=info.dense_dim, distance=qe.Distance.Cosine)},
+        sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        wal_enabled=False,  # with a WAL, a shard is one process's exclusive lock
+    )
+
+
+def to_edge(point: Point) -> qe.Point:
+    vector: dict[str, Any] = {}
+    if point.dense is not None:
+        vector[DENSE] = list(point.dense)
+    if point.sparse is not None:
+        vector[SPARSE] = qe.SparseVector(list(point.sparse[0]), list(point.sparse[1]))
+    return qe.Point(point.id, vector, point.payload)
+
+
+def language_filter(languages: Sequence[str]) -> qe.Filter | None:
+    if not languages:
+        return None
+    match = (qe.MatchValue(languages[0]) if len(languages) == 1
+             else qe.MatchAny(list(languages)))
+    return qe.Filter(must=[qe.FieldCondition(key=LANGUAGE, match=match)])
+
+
+def query_request(dense: list[float] | None, sparse: Sparse | None, languages: Sequence[str],
+                  k: int) -> qe.QueryRequest | None:
+    """One query: dense and sparse prefetches under the language filter, fused by RRF (a single
+    search when only one vector is given); None with neither."""
+    flt = language_filter(languages)
+    searches: list[tuple[Any, qe.SearchParams | None]] = []
+    if dense is not None:
+        searches.append((qe.Query.Nearest(list(dense), using=DENSE), None))
+    if sparse is not None:
+        # BM25's IDF over the languages searched, not the whole collection
+        params = qe.SearchParams(idf=qe.IdfParams(corpus=flt)) if flt is not None else None
+        searches.append((qe.Query.Nearest(qe.SparseVector(list(sparse[0]), list(sparse[1])),
+                                          using=SPARSE), params))
+    if not searches:
+        return None
+    if len(searches) == 1:
+        (query, params), = searches
+        return qe.QueryRequest(limit=k, query=query, filter=flt, params=params,
+                               with_payload=True)
+    return qe.QueryRequest(
+        limit=k, query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # stub: Rrf in Fusion
+        with_payload=True,
+        prefetches=[qe.Prefetch(limit=k, query=q, filter=flt, params=p) for q, p in searches])
