@@ -91,9 +91,10 @@ def run_ingest(index: Path, corpus: Path, unchanged: bool) -> dict[str, Any]:
 def run_queries(index: Path, questions_file: Path, repeat: int) -> dict[str, Any]:
     """Each stage timed on its own, over every question, ``repeat`` times."""
     from azsdk_rag.chains import _language_label
+    from azsdk_rag.context import format_context
     from azsdk_rag.evaluation import load_questions
     from azsdk_rag.rag import AzureSdkRag
-    from azsdk_rag.retrieval import diversify, format_context
+    from azsdk_rag.ranking import diversify
     from azsdk_rag.search import embed_query
 
     questions = load_questions(questions_file)

@@ -12,19 +12,13 @@ from collections.abc import Callable, Iterator
 import pytest
 from langchain_core.documents import Document
 
+from azsdk_rag.bonuses import package_bonus
+from azsdk_rag.context import format_context
 from azsdk_rag.evidence import PackageEvidence
+from azsdk_rag.query_focus import focus
 from azsdk_rag.rag import AzureSdkRag
-from azsdk_rag.retrieval import (
-    SOURCE_FLOOR,
-    diversify,
-    focus,
-    format_context,
-    lift_support,
-    package_bonus,
-    rank_packages,
-    to_sources,
-    topics,
-)
+from azsdk_rag.ranking import diversify, lift_support, rank_packages, topics
+from azsdk_rag.retrieval import SOURCE_FLOOR, to_sources
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import Store
 from azsdk_rag.tokens import encoding
@@ -337,7 +331,7 @@ def test_a_cross_cutting_question_lifts_the_languages_support_readme() -> None:
 
 
 def test_a_management_question_prefers_the_service_it_names() -> None:
-    from azsdk_rag.retrieval import is_management, management_bonus, service_words
+    from azsdk_rag.bonuses import is_management, management_bonus, service_words
 
     assert is_management("create a storage account from code")
     assert is_management("new ComputeManagementClient(credential, subscriptionId)")
@@ -361,7 +355,7 @@ def test_a_management_question_prefers_the_service_it_names() -> None:
 
 
 def test_identifiers_are_also_read_as_words() -> None:
-    from azsdk_rag.retrieval import split_identifiers
+    from azsdk_rag.query_focus import split_identifiers
 
     assert split_identifiers("the MessageText prop and get_blob_client()") == \
         "message text get blob client"

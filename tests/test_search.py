@@ -17,7 +17,7 @@ from langchain_core.documents import Document
 
 from azsdk_rag.embeddings import Embedders, make_embedders
 from azsdk_rag.ingest.pipeline import ingest
-from azsdk_rag.retrieval import rank_packages
+from azsdk_rag.ranking import rank_packages
 from azsdk_rag.search import RRF_K, StoreSearch, embed_query, make_backend
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import Store

@@ -19,7 +19,7 @@ import pytest
 from langchain_core.documents import Document
 
 from azsdk_rag.embeddings import Embedders, make_embedders
-from azsdk_rag.retrieval import rank_packages
+from azsdk_rag.ranking import rank_packages
 from azsdk_rag.search import RRF_K, StoreSearch, embed_query
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import ServerStore, Store

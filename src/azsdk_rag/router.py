@@ -2,14 +2,10 @@
 
 Order of authority: a forced language, then a leading slash command, then what the question
 itself names or shows (language, tool, framework, file and package names; code-fence tags; the
-shape of pasted code and error messages), then the conversation (the latest earlier turn that
-named a language), and last, when only weak hints remain, an optional LLM classifier.
-
-Evidence comes from :mod:`azsdk_rag.languages` (so a registered language is routed like the
-built-ins). Two kinds are weighed differently: *names* can name several languages at once ("porting
-my Java app to Python" is about both), while *code shapes* compete (a pasted snippet is in one
-language, even if ``::`` or ``let`` also occur in another). Weak hints (camelCase names, "Express")
-never add a language next to a stronger cue, and never override the conversation.
+shape of pasted code and error messages: :mod:`azsdk_rag.route_analysis`), then the conversation
+(the latest earlier turn that named a language), then the editor's hint, and last, when only weak
+hints remain, an optional LLM classifier (:mod:`azsdk_rag.route_classifier`). Weak hints never
+override the conversation.
 
 :func:`route` is the pure rule-based function; :class:`LanguageRouter` wraps it as a LangChain
 Runnable and adds the optional classifier.
@@ -17,363 +13,38 @@ Runnable and adds the optional classifier.
 
 from __future__ import annotations
 
-import logging
 import re
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.config import patch_config
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict
 
-from azsdk_rag.evidence import PackageEvidence, current
-from azsdk_rag.languages import (
-    LANGUAGES,
-    MEDIUM,
-    STRONG,
-    WEAK,
-    editor_language,
-    fence_language,
-    manifest_languages,
-    resolve_language,
-    slash_command,
-    unsupported_cues,
+from .evidence import PackageEvidence, current
+from .languages import editor_language, manifest_languages, resolve_language, slash_command
+from .route_analysis import MAX_REASON_LABELS, Analysis, Evidence, analyse, display, reason
+from .route_classifier import (
+    LanguageChoice,
+    classified,
+    classifier_failed,
+    classifier_prompt,
+    settle,
 )
-from azsdk_rag.types import Route, Signal
+from .turns import (
+    History,
+    HistoryItem,
+    Role,
+    RouterInput,
+    normalise_history,
+    parse_router_input,
+)
+from .types import Route
 
-log = logging.getLogger(__name__)
-
-Role = Literal["user", "assistant"]
-RouterInput = str | Mapping[str, Any]
-HistoryItem = Mapping[str, Any] | BaseMessage | Sequence[str]
-"""One turn: ``{"role", "content"}``, a LangChain message, or a ``(role, text)`` pair."""
-History = Sequence[HistoryItem]
-"""A conversation, oldest turn first, in any of those forms (what every history argument takes)."""
-
-_FENCE_TAG = re.compile(r"^[ \t]*(?:```|~~~)[ \t]*\{?\.?([\w#+.-]+)", re.MULTILINE)
-_FENCED_BLOCK = re.compile(r"(?:```|~~~)[^\n]*\n(.*?)(?:```|~~~|\Z)", re.DOTALL)
-_INLINE_CODE = re.compile(r"`([^`\n]+)`")
+# A question of API names only (``SasBuilder``) says nothing to the rules but may to a classifier.
 _API_NAME = re.compile(r"\b[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+\b|\b[a-z]+(?:[A-Z][a-z0-9]+)+\b")
-_IDENT = re.compile(r"(?<![\w$])[A-Za-z_][A-Za-z0-9_]{3,60}(?![\w$])")
-_PART = re.compile(r"[A-Z]{2,}(?![a-z])|[A-Z]?[a-z0-9]+")
-_MAX_REASON_LABELS = 3
-_MAX_CHARS = 12_000
-
-
-# -- evidence --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One cue that matched: which language, how strongly, and the words that showed it."""
-
-    language: str
-    weight: int
-    kind: Literal["name", "code", "fence"]
-    label: str
-    start: int
-    end: int
-    counts: bool = True
-    """False for further matches of the same cue: shown in reasons, not weighed again."""
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """The evidence found in one text, and the decision it supports."""
-
-    evidence: tuple[Evidence, ...]
-    unsupported: tuple[str, ...]
-
-    def named(self) -> dict[str, list[Evidence]]:
-        """Languages named with at least medium weight (names and fence tags): all count."""
-        out: dict[str, list[Evidence]] = defaultdict(list)
-        for e in self.evidence:
-            if e.kind != "code" and e.weight >= MEDIUM:
-                out[e.language].append(e)
-        return out
-
-    def code_totals(self) -> dict[str, int]:
-        totals: dict[str, int] = defaultdict(int)
-        for e in self.evidence:
-            if e.kind == "code" and e.counts:
-                totals[e.language] += e.weight
-        return totals
-
-    def code_winner(self, min_weight: int = MEDIUM) -> str | None:
-        """The one language the code shapes point to, if one clearly leads with a real cue."""
-        totals = self.code_totals()
-        strongest: dict[str, int] = defaultdict(int)
-        for e in self.evidence:
-            if e.kind == "code":
-                strongest[e.language] = max(strongest[e.language], e.weight)
-        ranked = sorted(totals.items(), key=lambda kv: kv[1], reverse=True)
-        if not ranked or strongest[ranked[0][0]] < min_weight:
-            return None
-        if len(ranked) > 1 and ranked[1][1] == ranked[0][1]:
-            return None
-        return ranked[0][0]
-
-    def weak_winner(self) -> str | None:
-        """The language with the most total evidence, if unique (used when nothing is strong)."""
-        totals: dict[str, int] = defaultdict(int)
-        for e in self.evidence:
-            if e.counts:
-                totals[e.language] += e.weight
-        ranked = sorted(totals.items(), key=lambda kv: kv[1], reverse=True)
-        if not ranked or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]):
-            return None
-        return ranked[0][0]
-
-    def decide(self) -> Decision:
-        named = self.named()
-        # Next to a language we do not serve ("C++: std::string ..."), only strong code counts.
-        winner = self.code_winner(STRONG if self.unsupported else MEDIUM)
-        languages = set(named)
-        if winner is not None and (not languages or self._strong_code(winner)):
-            languages.add(winner)
-        if languages:
-            used = tuple(e for e in self.evidence if e.language in languages and e.weight >= MEDIUM)
-            signal: Signal = "code" if all(e.kind != "name" for e in used) else "text"
-            return Decision("decisive", tuple(sorted(languages)), signal, used)
-        if self.unsupported:
-            return Decision("unsupported", (), "none", ())
-        if self.evidence:
-            weak = self.weak_winner()
-            used = tuple(e for e in self.evidence if e.language == weak)
-            return Decision("weak", (weak,) if weak else (), "text", used)
-        return Decision("empty", (), "none", ())
-
-    def _strong_code(self, language: str) -> bool:
-        return any(
-            e.language == language and e.kind == "code" and e.weight >= STRONG
-            for e in self.evidence
-        )
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What one text says: ``decisive`` (languages named or shown), ``weak`` (hints only: a
-    candidate or none), ``unsupported`` (names a language we have no SDK for) or ``empty``."""
-
-    strength: Literal["decisive", "weak", "unsupported", "empty"]
-    languages: tuple[str, ...]
-    signal: Signal
-    evidence: tuple[Evidence, ...]
-
-
-def analyse(text: str, *, code_only: bool = False,
-            evidence: PackageEvidence | None = None) -> Analysis:
-    """Find every cue of every registered language in ``text``.
-
-    Each cue counts once per text (its first match), so a long snippet does not outweigh a named
-    language by repetition. ``code_only`` reads only fenced and inline code (for assistant turns).
-    Very long texts are read at their start and end only, which keeps routing fast on a pasted log.
-    With ``evidence`` (the index's identifier table), an identifier that only one language's
-    READMEs show is medium code evidence for that language.
-    """
-    if len(text) > _MAX_CHARS:
-        text = text[: _MAX_CHARS * 2 // 3] + "\n" + text[-_MAX_CHARS // 3 :]
-    if code_only:
-        text = "\n".join(_code_parts(text))
-    found: list[Evidence] = []
-    for lang in tuple(LANGUAGES.values()):  # a snapshot: another thread may register one
-        for cue in lang.cues:
-            if cue.label:  # one fixed label: the first match says it all
-                m = cue.regex.search(text)
-                matches = [m] if m else []
-            else:  # the matched words are the labels: keep a few distinct ones for the reason
-                matches = _distinct(cue.regex.finditer(text), _MAX_REASON_LABELS)
-            for i, m in enumerate(matches):
-                label = cue.label or m.group(0).strip()
-                found.append(
-                    Evidence(lang.id, cue.weight, cue.kind, label, m.start(), m.end(), i == 0)
-                )
-    for m in _FENCE_TAG.finditer(text):
-        fenced = fence_language(m.group(1))
-        if fenced is not None:
-            found.append(
-                Evidence(fenced.id, STRONG, "fence", f"```{m.group(1)}", m.start(), m.end())
-            )
-    if evidence:
-        found.extend(_table_evidence(text, evidence))
-    unsupported = []
-    for cue in unsupported_cues():
-        m = cue.regex.search(text)
-        if m:
-            unsupported.append(cue.label or m.group(0))
-    found.sort(key=lambda e: (e.start, -e.end))
-    return Analysis(tuple(found), tuple(dict.fromkeys(unsupported)))
-
-
-def _table_evidence(text: str, evidence: PackageEvidence) -> list[Evidence]:
-    """Identifiers of ``text`` that the READMEs of exactly one registered language show."""
-    out: list[Evidence] = []
-    positions: dict[str, tuple[int, int]] = {}
-    for found in _IDENT.finditer(text):
-        positions.setdefault(found.group(0), found.span())
-    for ident in evidence.known(text):
-        languages = [lang for lang in evidence.languages_of(ident) if lang in LANGUAGES]
-        if len(languages) != 1:
-            continue
-        start, end = positions.get(ident, (0, 0))
-        name = LANGUAGES[languages[0]].name
-        weight = MEDIUM if _parts(ident) >= 3 else WEAK  # AddServiceBusClient, not containerName
-        out.append(Evidence(languages[0], weight, "code", f"{ident} (only {name} READMEs)",
-                            start, end))
-    return out
-
-
-def _parts(ident: str) -> int:
-    """Words in an identifier: ``getChatCompletions`` 3, ``list_blobs`` 2."""
-    return len(_PART.findall(ident))
-
-
-def _distinct(matches: Iterable[re.Match[str]], limit: int) -> list[re.Match[str]]:
-    out: dict[str, re.Match[str]] = {}
-    for m in matches:
-        out.setdefault(m.group(0).strip().lower(), m)
-        if len(out) >= limit:
-            break
-    return list(out.values())
-
-
-def _code_parts(text: str) -> list[str]:
-    """Fence lines and the code inside fences and backticks: what an answer *shows*, not says."""
-    parts = [m.group(0) for m in _FENCE_TAG.finditer(text)]
-    parts += [m.group(1) for m in _FENCED_BLOCK.finditer(text)]
-    without_blocks = _FENCED_BLOCK.sub(" ", text)
-    parts += [m.group(1) for m in _INLINE_CODE.finditer(without_blocks)]
-    return parts
-
-
-# -- reasons ---------------------------------------------------------------------------------------
-
-
-def _display(ids: Iterable[str]) -> str:
-    names = []
-    for language_id in ids:
-        lang = LANGUAGES.get(language_id)
-        names.append(lang.name if lang else language_id)
-    return _join(names)
-
-
-def _join(items: Sequence[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _labels(evidence: Iterable[Evidence]) -> list[str]:
-    """Distinct labels, names before code, skipping evidence inside an already shown match
-    ("Node.js" is not also "a .js file")."""
-    ordered = sorted(evidence, key=lambda e: (e.kind == "code", e.start, -e.end))
-    shown: list[Evidence] = []
-    for e in ordered:
-        if any(s.start <= e.start and e.end <= s.end for s in shown):
-            continue
-        if all(s.label != e.label for s in shown):
-            shown.append(e)
-    return [e.label for e in shown[:_MAX_REASON_LABELS]]
-
-
-def _reason(decision: Decision) -> str:
-    quoted = [f"'{label}'" for label in _labels(decision.evidence)]
-    if decision.strength == "weak":
-        return f"only weak hints point to {_display(decision.languages)}: {_join(quoted)}"
-    if decision.signal == "code":
-        return f"code looks like {_display(decision.languages)}: {_join(quoted)}"
-    return f"mentions {_join(quoted)}"
-
-
-# -- input -----------------------------------------------------------------------------------------
-
-
-def _message_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content blocks
-        parts = []
-        for block in content:
-            if isinstance(block, str):
-                parts.append(block)
-            elif isinstance(block, Mapping) and isinstance(block.get("text"), str):
-                parts.append(block["text"])
-        return "\n".join(parts)
-    return ""
-
-
-_ROLES: dict[str, Role] = {
-    "user": "user",
-    "human": "user",
-    "assistant": "assistant",
-    "ai": "assistant",
-}
-
-
-def normalise_history(history: Iterable[HistoryItem] | None) -> list[tuple[Role, str]]:
-    """History as ``(role, text)`` pairs, oldest first; system and tool turns are dropped.
-
-    Accepts ``{"role", "content"}`` dicts, LangChain messages and ``(role, content)`` pairs.
-    """
-    if history is None:
-        return []
-    if isinstance(history, (str, bytes, Mapping)):
-        raise ValueError("history must be a list of turns, oldest first.")
-    turns: list[tuple[Role, str]] = []
-    for i, item in enumerate(history):
-        if isinstance(item, BaseMessage):
-            role: Role | None = (
-                "user"
-                if isinstance(item, HumanMessage)
-                else ("assistant" if isinstance(item, AIMessage) else None)
-            )
-            text = _message_text(item.content)
-        elif isinstance(item, Mapping):
-            raw_role, content = item.get("role"), item.get("content")
-            if not isinstance(raw_role, str) or not isinstance(content, (str, list)):
-                raise ValueError(f"history turn {i} needs a string 'role' and a string 'content'.")
-            role = _ROLES.get(raw_role.lower())
-            text = _message_text(content)
-        elif isinstance(item, Sequence) and not isinstance(item, str) and len(item) == 2:
-            raw_role, content = item
-            if not isinstance(raw_role, str) or not isinstance(content, str):
-                raise ValueError(f"history turn {i} must be a (role, content) pair of strings.")
-            role = _ROLES.get(raw_role.lower())
-            text = content
-        else:
-            raise ValueError(
-                f"history turn {i} must be a {{'role', 'content'}} dict or a chat message, "
-                f"not {type(item).__name__}."
-            )
-        if role is not None and text.strip():
-            turns.append((role, text))
-    return turns
-
-
-def _parse_input(value: Any) -> tuple[str, list[tuple[Role, str]], str | None, Any]:
-    if isinstance(value, str):
-        return value, [], None, None
-    if isinstance(value, BaseMessage):
-        return _message_text(value.content), [], None, None
-    if not isinstance(value, Mapping):
-        raise ValueError(
-            "The language router takes a question string or a dict with a 'question' string, "
-            f"not {type(value).__name__}."
-        )
-    question = value.get("question")
-    if not isinstance(question, str):
-        raise ValueError("The language router's input needs a 'question' string.")
-    language = value.get("language")
-    if language is not None and not isinstance(language, str):
-        raise ValueError("'language' must be a language id such as 'python'.")
-    return question, normalise_history(value.get("history")), language or None, value.get("hint")
-
-
-# -- the rules -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -406,34 +77,42 @@ def _from_history(turns: Sequence[tuple[Role, str]], evidence: PackageEvidence |
             if decision.strength == "unsupported":
                 return (), f"{where} named a language with no SDK here"
             if decision.languages:
-                return decision.languages, f"{where} was about {_display(decision.languages)}"
+                return decision.languages, f"{where} was about {display(decision.languages)}"
         else:
             decision = analyse(text, code_only=True, evidence=evidence).decide()
             if decision.strength == "decisive" and len(decision.languages) == 1:
-                return decision.languages, (f"{where} showed {_display(decision.languages)} code")
+                return decision.languages, (f"{where} showed {display(decision.languages)} code")
     return None
 
 
-def _route(question: str, history: Sequence[tuple[Role, str]], language: str | None,
-           evidence: PackageEvidence | None = None) -> _Outcome:
-    if not isinstance(question, str):
-        raise ValueError("The question must be a string.")
+def _explicit(question: str, language: str | None) -> tuple[str, _Outcome | None]:
+    """The search query, and the route when a forced language or a slash command settles it."""
     command = slash_command(question)
     query = question.strip()
     if command is not None:
         query = question.lstrip()[len(command[1]) :].strip()
     if language:
         lang = resolve_language(language)
-        return _Outcome(Route((lang.id,), query, "forced", f"language forced to {lang.name}"))
+        why = f"language forced to {lang.name}"
+        return query, _Outcome(Route((lang.id,), query, "forced", why))
     if command is not None:
         lang, typed = command
-        return _Outcome(Route((lang.id,), query, "slash", f"slash command {typed}"))
+        return query, _Outcome(Route((lang.id,), query, "slash", f"slash command {typed}"))
+    return query, None
 
+
+def _route(question: str, history: Sequence[tuple[Role, str]], language: str | None,
+           evidence: PackageEvidence | None = None) -> _Outcome:
+    if not isinstance(question, str):
+        raise ValueError("The question must be a string.")
+    query, settled = _explicit(question, language)
+    if settled is not None:
+        return settled
     # An unknown "/word" stays in the text: "/netflix" matches no cue (word boundaries), while
     # "/python3" still says Python.
     decision = analyse(question, evidence=evidence).decide()
     if decision.strength == "decisive":
-        return _Outcome(Route(decision.languages, query, decision.signal, _reason(decision)))
+        return _Outcome(Route(decision.languages, query, decision.signal, reason(decision)))
     if decision.strength == "unsupported":
         why = "names a language with no SDK here: all languages"
         return _Outcome(Route((), query, "none", why), named_other=True)
@@ -446,12 +125,11 @@ def _route(question: str, history: Sequence[tuple[Role, str]], language: str | N
     if decision.strength == "weak":
         if decision.languages:
             return _Outcome(
-                Route(decision.languages, query, decision.signal, _reason(decision)), pending=True
+                Route(decision.languages, query, decision.signal, reason(decision)), pending=True
             )
         return _Outcome(
             Route((), query, "none", "weak hints disagree: all languages"), pending=True
         )
-    # API names alone (``SasBuilder``) say nothing to the rules but may to a classifier.
     return _Outcome(
         Route((), query, "none", "no language named: all languages"),
         pending=bool(_API_NAME.search(question)),
@@ -492,7 +170,7 @@ def _with_hint(outcome: _Outcome, hint: Any) -> _Outcome:
     found = manifest_languages(manifests)
     if len(found) == 1:
         files = sorted({name for name in map(_base_name, manifests) if found[0].has_manifest(name)})
-        shown = ", ".join(files[:_MAX_REASON_LABELS])
+        shown = ", ".join(files[:MAX_REASON_LABELS])
         return _Outcome(Route((found[0].id,), query, "hint", f"workspace: {shown}"))
     return outcome
 
@@ -510,76 +188,11 @@ def route(
     ``hint`` (the editor's ``languageId`` and the workspace's manifests) is used only when the
     question and the chat name no language. ``evidence`` is the index's identifier table
     (:class:`~azsdk_rag.evidence.PackageEvidence`): identifiers one language's READMEs show.
+
+        route("/py upload a blob").languages  # ('python',)
     """
     outcome = _route(question, normalise_history(history), language, evidence)
     return _with_hint(outcome, hint).route
-
-
-# -- the optional classifier -----------------------------------------------------------------------
-
-
-class LanguageChoice(BaseModel):
-    """Structured output for a classifier LLM: ``llm.with_structured_output(LanguageChoice)``."""
-
-    languages: list[str] = Field(
-        default_factory=list,
-        description="Ids of the SDK languages the question is about; empty if it names none.",
-    )
-
-
-def classifier_prompt(question: str, candidates: Sequence[str]) -> str:
-    """The prompt sent to the classifier: the question and the ids it may answer with."""
-    options = ", ".join(f"{lang.id} ({lang.name})" for lang in LANGUAGES.values())
-    hint = f" Weak hints suggest: {', '.join(candidates)}." if candidates else ""
-    return (
-        "Which Azure SDK programming language(s) is this developer question about? "
-        f"Choose from: {options}. Answer with the ids only, and with an empty list when the "
-        f"question does not say or imply a language.{hint}\n\nQuestion:\n{question}"
-    )
-
-
-def _parse_choice(output: Any) -> tuple[str, ...]:
-    if isinstance(output, BaseMessage):
-        output = _message_text(output.content)
-    if isinstance(output, Route):
-        raw: Iterable[Any] = output.languages
-    elif isinstance(output, Mapping):
-        raw = output.get("languages") or ()
-    elif hasattr(output, "languages"):
-        raw = output.languages or ()
-    elif isinstance(output, str):
-        raw = [w for w in re.split(r"[\s,;\[\]\"']+", output) if w]
-    elif isinstance(output, (list, tuple, set)):
-        raw = output
-    else:
-        raise ValueError(f"unexpected classifier output {type(output).__name__}")
-    ids: list[str] = []
-    for item in raw:
-        if not isinstance(item, str):
-            continue
-        try:
-            ids.append(resolve_language(item).id)
-        except ValueError:
-            continue
-    return tuple(sorted(set(ids)))
-
-
-def _classified(outcome: _Outcome, output: Any) -> Route:
-    fallback = outcome.route
-    try:
-        languages = _parse_choice(output)
-    except ValueError as exc:
-        log.warning("Language classifier answer ignored (%s); using the rules.", exc)
-        return fallback
-    reason = (
-        f"classifier picked {_display(languages)}"
-        if languages
-        else "classifier found no language: all languages"
-    )
-    return Route(languages, fallback.query, "llm", reason)
-
-
-# -- the Runnable ----------------------------------------------------------------------------------
 
 
 class LanguageRouter(RunnableSerializable[RouterInput, Route]):
@@ -588,6 +201,8 @@ class LanguageRouter(RunnableSerializable[RouterInput, Route]):
     ``classifier`` is optional: a Runnable (an LLM with structured output, see
     :class:`LanguageChoice`) consulted only when the rules find nothing but weak hints and the
     conversation does not settle it. If it fails, the rules' answer stands.
+
+        LanguageRouter().invoke({"question": "upload a blob", "language": "java"}).languages
     """
 
     classifier: Runnable[Any, Any] | None = None
@@ -605,40 +220,36 @@ class LanguageRouter(RunnableSerializable[RouterInput, Route]):
         return Route
 
     def _outcome(self, value: Any) -> _Outcome:
-        question, history, language, hint = _parse_input(value)
+        question, history, language, hint = parse_router_input(value)
         return _with_hint(_route(question, history, language, current(self.evidence)), hint)
+
+    def _pending(self, value: Any) -> tuple[_Outcome, str | None]:
+        """The rules' outcome, and the classifier's prompt when it should be asked."""
+        outcome = self._outcome(value)
+        if not outcome.pending or self.classifier is None:
+            return outcome, None
+        return outcome, classifier_prompt(outcome.route.query, outcome.route.languages)
 
     def _run(
         self, value: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig
     ) -> Route:
-        outcome = self._outcome(value)
-        if not outcome.pending or self.classifier is None:
+        outcome, prompt = self._pending(value)
+        classifier = self.classifier
+        if prompt is None or classifier is None:
             return outcome.route
-        prompt = classifier_prompt(outcome.route.query, outcome.route.languages)
-        try:
-            output = self.classifier.invoke(
-                prompt, patch_config(config, callbacks=run_manager.get_child())
-            )
-        except Exception as exc:  # the rules' answer is a fine fallback
-            log.warning("Language classifier failed (%s); using the rules.", type(exc).__name__)
-            return outcome.route
-        return _classified(outcome, output)
+        return settle(outcome.route, lambda: classifier.invoke(prompt, _child(config, run_manager)))
 
     async def _arun(
         self, value: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
     ) -> Route:
-        outcome = self._outcome(value)
-        if not outcome.pending or self.classifier is None:
+        outcome, prompt = self._pending(value)
+        if prompt is None or self.classifier is None:
             return outcome.route
-        prompt = classifier_prompt(outcome.route.query, outcome.route.languages)
         try:
-            output = await self.classifier.ainvoke(
-                prompt, patch_config(config, callbacks=run_manager.get_child())
-            )
+            answer = await self.classifier.ainvoke(prompt, _child(config, run_manager))
         except Exception as exc:
-            log.warning("Language classifier failed (%s); using the rules.", type(exc).__name__)
-            return outcome.route
-        return _classified(outcome, output)
+            return classifier_failed(outcome.route, exc)
+        return classified(outcome.route, answer)
 
     def invoke(
         self,
@@ -657,9 +268,17 @@ class LanguageRouter(RunnableSerializable[RouterInput, Route]):
         return await self._acall_with_config(self._arun, input, config, **kwargs)
 
 
+def _child(config: RunnableConfig,
+           run_manager: CallbackManagerForChainRun | AsyncCallbackManagerForChainRun
+           ) -> RunnableConfig:
+    return patch_config(config, callbacks=run_manager.get_child())
+
+
 __all__ = [
     "Analysis",
     "Evidence",
+    "History",
+    "HistoryItem",
     "LanguageChoice",
     "LanguageRouter",
     "analyse",
