@@ -209,13 +209,14 @@ def test_retrieval_runs_the_retriever_in_the_callers_thread(factory: ChainFactor
     from langchain_core.callbacks import CallbackManagerForRetrieverRun
     from langchain_core.retrievers import BaseRetriever
 
+    threads: list[int] = []
+
     class Where(BaseRetriever):
-        threads: list[int] = []
 
         def _get_relevant_documents(self, query: str, *,
                                     run_manager: CallbackManagerForRetrieverRun,
                                     **kwargs: Any) -> list[Document]:
-            self.threads.append(threading.get_ident())
+            threads.append(threading.get_ident())
             return [Document(page_content=query, metadata={"k": kwargs.get("k")})]
 
     where = Where()
@@ -224,4 +225,4 @@ def test_retrieval_runs_the_retriever_in_the_callers_thread(factory: ChainFactor
     docs = chains.retrieval_for(["python"]).invoke({**inputs("upload a blob"), "k": 3})
     assert [d.page_content for d in docs] == ["upload a blob"]
     assert docs[0].metadata["k"] == 3
-    assert where.threads == [threading.get_ident()]
+    assert threads == [threading.get_ident()]
