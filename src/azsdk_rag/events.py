@@ -1,4 +1,4 @@
-"""What the chains stream, as the API's events: sources, answer deltas, and the whole text.
+"""The API's events: made from what the chains stream, and read back into one answer.
 
 ``AzureSdkRag.stream``/``astream`` feed every chunk of a language chain to an
 :class:`EventCollector` and yield what it returns:
@@ -7,11 +7,14 @@
     for chunk in chain.stream(inputs):
         yield from collect.feed(chunk)     # SourcesEvent, then DeltaEvents
     collect.text, collect.sources          # the whole answer
+
+Every consumer of a stream (``ask``/``aask``, the socket wires, the CLI) reads it with an
+:class:`AnswerSoFar`, so "the answer these events add up to" is worked out once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, Iterable, Iterator
 from typing import Any
 
 from langchain_core.prompt_values import PromptValue
@@ -71,3 +74,70 @@ class EventCollector:
     @property
     def text(self) -> str:
         return "".join(self.parts)
+
+
+class AnswerSoFar:
+    """An answer's events read so far: the route, the sources, the text streamed, the ``done``.
+
+        seen = AnswerSoFar()
+        for event in rag.stream("/python upload a blob"):
+            if seen.take(event):
+                show(event)                # route, sources, non-empty deltas
+        seen.answer("/python upload a blob")
+    """
+
+    def __init__(self) -> None:
+        self.route: Route | None = None
+        self.sources: list[Source] = []
+        self.parts: list[str] = []
+        self.done: Answer | None = None
+
+    def take(self, event: Event) -> bool:
+        """Note ``event``; True when it is one to show as it comes (route, sources, a non-empty
+        delta), False for ``done`` and empty deltas."""
+        if isinstance(event, DoneEvent):
+            self.done = event.answer
+            return False
+        if isinstance(event, RouteEvent):
+            self.route = event.route
+        elif isinstance(event, SourcesEvent):
+            self.sources = list(event.sources)
+        elif isinstance(event, DeltaEvent) and event.text:
+            self.parts.append(event.text)
+        else:
+            return False
+        return True
+
+    @property
+    def streamed(self) -> str:
+        """The deltas' text joined."""
+        return "".join(self.parts)
+
+    def answer(self, question: str = "") -> Answer:
+        """The ``done`` event's answer; without one (a stream cut short), what was seen."""
+        if self.done is not None:
+            return self.done
+        route = self.route or Route((), question, "none", "no route was reported")
+        return Answer(self.streamed, route, self.sources)
+
+
+def answer_of(events: Iterable[Event], question: str = "") -> Answer:
+    """The whole answer a stream adds up to, read to its end.
+
+        answer_of(rag.stream("/python upload a blob")).text
+    """
+    seen = AnswerSoFar()
+    for event in events:
+        seen.take(event)
+    return seen.answer(question)
+
+
+async def aanswer_of(events: AsyncIterable[Event], question: str = "") -> Answer:
+    """The asynchronous twin of :func:`answer_of`.
+
+        (await aanswer_of(rag.astream("/python upload a blob"))).text
+    """
+    seen = AnswerSoFar()
+    async for event in events:
+        seen.take(event)
+    return seen.answer(question)

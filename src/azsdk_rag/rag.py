@@ -26,7 +26,14 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from .chains import ChainFactory, LanguageChains
 from .embeddings import Embedders, make_embedders
 from .errors import EmptyIndexError, ModelError
-from .events import EMPTY_ROUTE, EventCollector, empty_question, prompt_messages
+from .events import (
+    EMPTY_ROUTE,
+    EventCollector,
+    aanswer_of,
+    answer_of,
+    empty_question,
+    prompt_messages,
+)
 from .evidence import EvidenceSource, PackageEvidence, evidence_path, from_chunks
 from .extractive import ExtractiveChatModel
 from .history import Session, SessionStore, leans_on_history, topic_terms
@@ -309,13 +316,8 @@ class AzureSdkRag:
 
             answer = await rag.aask("/net read a secret from Key Vault")
         """
-        answer: Answer | None = None
-        async for event in self.astream(question, session_id=session_id, language=language,
-                                        hint=hint):
-            if isinstance(event, DoneEvent):
-                answer = event.answer
-        assert answer is not None
-        return answer
+        return await aanswer_of(self.astream(question, session_id=session_id,
+                                             language=language, hint=hint), question)
 
     def ask(self, question: str, *, session_id: str | None = None,
             language: str | None = None, hint: Hint | None = None) -> Answer:
@@ -324,12 +326,8 @@ class AzureSdkRag:
             answer = rag.ask("/python upload a blob", session_id="s1")
             rag.ask("and delete it?", session_id="s1")   # a follow-up: same language and topic
         """
-        answer: Answer | None = None
-        for event in self.stream(question, session_id=session_id, language=language, hint=hint):
-            if isinstance(event, DoneEvent):
-                answer = event.answer
-        assert answer is not None
-        return answer
+        return answer_of(self.stream(question, session_id=session_id, language=language,
+                                     hint=hint), question)
 
     def new_session(self) -> str:
         """A fresh session id, for callers that do not name their conversations.

@@ -37,23 +37,25 @@ def stream_answer(rag: Any, question: str, session_id: str | None, language: str
                   hint: Any = None, raw: bool = False) -> None:
     """Stream one answer: the route on stderr, the text as it comes (markdown rendered with
     rich on a terminal, as it is when piped or ``raw``), then the sources it does not link."""
+    from ..events import AnswerSoFar
     from ..render import should_render
-    from ..types import DeltaEvent, DoneEvent, RouteEvent
+    from ..types import DeltaEvent, RouteEvent
 
     events: Iterable[Any] = rag.stream(question, session_id=session_id, language=language,
                                        hint=hint)
     # with -v or --debug, log lines on the same terminal would tear a live view: stay plain
     render = should_render(sys.stdout, raw or logging.getLogger().isEnabledFor(logging.INFO))
-    answer = None
+    seen = AnswerSoFar()
     with _answer_view(render) as show:
         for event in events:
+            if not seen.take(event):
+                continue
             if isinstance(event, RouteEvent):
                 langs = ", ".join(event.route.languages) or "all languages"
                 click.secho(f"({langs}: {event.route.reason})", dim=True, err=True)
             elif isinstance(event, DeltaEvent):
                 show(event.text)
-            elif isinstance(event, DoneEvent):
-                answer = event.answer
+    answer = seen.done
     if answer is None:
         return
     if not render and not answer.text.endswith("\n"):

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from azsdk_rag.errors import AzsdkRagError
+from azsdk_rag.events import AnswerSoFar
 from azsdk_rag.server.admission import Slot
 from azsdk_rag.server.framing import (
     INTERNAL_ERROR,
@@ -26,16 +27,7 @@ from azsdk_rag.server.framing import (
     next_input,
     one_line,
 )
-from azsdk_rag.types import (
-    Answer,
-    DeltaEvent,
-    DoneEvent,
-    RagService,
-    Route,
-    RouteEvent,
-    Source,
-    SourcesEvent,
-)
+from azsdk_rag.types import Answer, DeltaEvent, RagService, RouteEvent, SourcesEvent
 
 logger = logging.getLogger(__name__)
 
@@ -192,35 +184,18 @@ async def answer_from(
 
         answer = await answer_from(rag.astream("/python upload a blob"), "upload a blob")
     """
-    route: Route | None = None
-    sources: list[Source] = []
-    parts: list[str] = []
-    answer: Answer | None = None
+    seen = AnswerSoFar()
     try:
         async for event in stream:
-            if isinstance(event, DoneEvent):
-                answer = event.answer
-                continue
-            if isinstance(event, RouteEvent):
-                route = event.route
-            elif isinstance(event, SourcesEvent):
-                sources = list(event.sources)
-            elif isinstance(event, DeltaEvent) and event.text:
-                parts.append(event.text)
-            else:
-                continue
-            if on_event is not None:
+            if seen.take(event) and on_event is not None:
                 await on_event(event)
     finally:
         await close_stream(stream)
-    streamed = "".join(parts)
-    if answer is None:
-        answer = Answer(streamed, route or Route((), question, "none", "no route was reported"),
-                        sources)
+    answer = seen.answer(question)
     if answer.text.strip():
         return answer
-    if streamed.strip():
-        return Answer(streamed, answer.route, answer.sources)
+    if seen.streamed.strip():
+        return Answer(seen.streamed, answer.route, answer.sources)
     if on_event is not None:  # never leave the client with nothing to show
         await on_event(DeltaEvent(NO_ANSWER))
     return Answer(NO_ANSWER, answer.route, answer.sources)
