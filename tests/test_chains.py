@@ -200,3 +200,29 @@ def test_chains_for_a_subset_of_languages(factory: ChainFactory) -> None:
     assert list(chains) == ["python"]
     assert chains["rust"] is chains["rust"]  # built once on demand, then kept
     assert list(chains) == ["python", "rust"]
+
+
+def test_retrieval_runs_the_retriever_in_the_callers_thread(factory: ChainFactory) -> None:
+    # What retrieve and eval measure: no thread pool per question around the one retriever call.
+    import threading
+
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.retrievers import BaseRetriever
+
+    threads: list[int] = []
+
+    class Where(BaseRetriever):
+
+        def _get_relevant_documents(self, query: str, *,
+                                    run_manager: CallbackManagerForRetrieverRun,
+                                    **kwargs: Any) -> list[Document]:
+            threads.append(threading.get_ident())
+            return [Document(page_content=query, metadata={"k": kwargs.get("k")})]
+
+    where = Where()
+    chains = LanguageChains(factory)
+    chains["python"] = factory.chain(["python"], retriever=where)
+    docs = chains.retrieval_for(["python"]).invoke({**inputs("upload a blob"), "k": 3})
+    assert [d.page_content for d in docs] == ["upload a blob"]
+    assert docs[0].metadata["k"] == 3
+    assert threads == [threading.get_ident()]
