@@ -8,7 +8,7 @@ from typing import Any
 import qdrant_edge as qe
 
 from ..types import EmbedderInfo
-from .base import DENSE, LANGUAGE, RRF_K, SPARSE, Point, Sparse
+from .base import DENSE, DENSE_EF, LANGUAGE, RRF_K, SPARSE, Point, Sparse
 
 # A version is one HNSW-built segment plus Edge's empty appendable one, and Edge searches (and
 # loads) one segment per thread: more threads than segments never get work, but each one is a
@@ -56,7 +56,8 @@ def query_request(dense: list[float] | None, sparse: Sparse | None, languages: S
     flt = language_filter(languages)
     searches: list[tuple[Any, qe.SearchParams | None]] = []
     if dense is not None:
-        searches.append((qe.Query.Nearest(list(dense), using=DENSE), None))
+        searches.append((qe.Query.Nearest(list(dense), using=DENSE),
+                         qe.SearchParams(hnsw_ef=DENSE_EF)))
     if sparse is not None:
         # BM25's IDF over the languages searched, not the whole collection
         params = qe.SearchParams(idf=qe.IdfParams(corpus=flt)) if flt is not None else None

@@ -22,6 +22,7 @@ from ..settings import Settings
 from ..types import EmbedderInfo
 from .base import (
     DENSE,
+    DENSE_EF,
     INDEXED_FIELDS,
     LANGUAGE,
     RECORD_KEY,
@@ -212,7 +213,7 @@ class ServerStore(Store):
         flt = language_filter(languages)
         searches: list[tuple[Any, str, models.SearchParams | None]] = []
         if dense is not None:
-            searches.append((list(dense), DENSE, None))
+            searches.append((list(dense), DENSE, models.SearchParams(hnsw_ef=DENSE_EF)))
         if sparse is not None:
             # BM25's IDF over the languages searched (Qdrant's default is collection-wide)
             params = (models.SearchParams(idf=models.IdfCorpusParams(corpus=flt))
