@@ -61,7 +61,9 @@ def replicas(index: Path, factor: int) -> Iterator[Any]:
 
 
 def write(index: Path, target: Path, factor: int) -> dict[str, Any]:
-    """Write ``factor`` x the 1x points into a fresh Edge index at ``target``; time it."""
+    """Write ``factor`` x the 1x points into a fresh Edge index at ``target``; time it. The
+    identifier table beside it gets the copies' packages too, as an ingest of that corpus
+    would write it (without one, the first question builds it from every chunk)."""
     from azsdk_rag.store import Store
 
     with Store.open(bench_settings(index)) as store:
@@ -70,8 +72,44 @@ def write(index: Path, target: Path, factor: int) -> dict[str, Any]:
     start = time.perf_counter()
     with Store.open(bench_settings(target)) as store:
         n = store.import_points(record, replicas(index, factor), origin=f"{factor}x copy")
-    return {"points": n, "write_s": round(time.perf_counter() - start, 1),
-            "peak_rss_mib": peak_rss_mib()}
+    write_s = round(time.perf_counter() - start, 1)
+    copy_table(index, target, factor)
+    return {"points": n, "write_s": write_s, "peak_rss_mib": peak_rss_mib()}
+
+
+def copy_table(index: Path, target: Path, factor: int) -> None:
+    """The 1x identifier table with every package copied as :func:`replicas` names them."""
+    from azsdk_rag.evidence import PackageEvidence, evidence_path
+
+    settings = bench_settings(index)
+    source = evidence_path(str(index), settings.collection)
+    table = PackageEvidence.load(source) if source is not None else None
+    out = evidence_path(str(target), settings.collection)
+    if table is None or out is None:
+        return
+    rows = table.to_json()["packages"]
+    PackageEvidence({(r["language"], f"{r['package']}~{copy}" if copy else r["package"]):
+                     r["identifiers"] for copy in range(factor) for r in rows}).save(out)
+
+
+def rss_parts() -> dict[str, float]:
+    """Resident MiB by what holds it: ``anon`` (heaps: Python, the models, Edge's in-RAM
+    parts), each of Edge's mmap'd components (``edge:vector_storage-dense``, ...) and ``files``
+    (the libraries); from /proc/self/smaps."""
+    parts: dict[str, float] = {}
+    name = "anon"
+    with open("/proc/self/smaps", encoding="utf-8", errors="replace") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if fields and "-" in fields[0] and not fields[0].endswith(":"):
+                path = fields[5] if len(fields) > 5 else ""
+                if "/segments/" in path:
+                    name = "edge:" + path.split("/segments/")[1].split("/")[1]
+                else:
+                    name = "files" if path.startswith("/") else "anon"
+            elif fields and fields[0] == "Rss:":
+                parts[name] = parts.get(name, 0.0) + int(fields[1]) / 1024
+    return {k: round(v, 1) for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v >= 1}
 
 
 def spread(items: list[Any], n: int) -> list[Any]:
@@ -115,7 +153,7 @@ def measure(index: Path, questions_file: Path, n: int) -> dict[str, Any]:
             route = rag.route(q.question, q.history)
             rag.retrieve(route, messages_of(q.history), use_llm=False)
             total_ms.append((time.perf_counter() - t0) * 1000)
-        rss = rss_mib()
+        rss, parts = rss_mib(), rss_parts()
         points = store.count()
     e, t, s = percentiles(embed_ms), percentiles(total_ms), percentiles(search_ms)
     return {"points": points, "open_first_retrieve_s": round(open_first_s, 3),
@@ -123,6 +161,7 @@ def measure(index: Path, questions_file: Path, n: int) -> dict[str, Any]:
             "route_retrieve_p95_ms": t["p95"], "ratio": round(t["p50"] / e["p50"], 2),
             "search_p50_ms": s["p50"], "search_p95_ms": s["p95"],
             "rss_mib": rss, "rss_index_mib": round(rss - rss_models, 1),
+            "rss_parts_mib": parts,
             "peak_rss_mib": peak_rss_mib(), "questions": len(questions)}
 
 
@@ -149,11 +188,14 @@ def _child(args: list[str]) -> dict[str, Any]:
 
 
 def run(index: Path, questions: Path, sizes: list[int], n: int, work: Path) -> dict[str, Any]:
+    """Each size in turn; a larger index already in ``work`` (``--keep``) is measured again,
+    not written again (its row has no write time)."""
     rows: list[dict[str, Any]] = []
     for size in sorted(sizes):
         target, written = index, None
         if size > 1:
             target = work / f"x{size}"
+        if size > 1 and not (target / "AzureSDKs" / "CURRENT").exists():
             written = _child(["write", "--index", str(index), "--target", str(target),
                               "--factor", str(size)])
             print(f"{size:>3}x: wrote {written['points']} points in {written['write_s']} s",
@@ -204,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--n", type=int, default=100, help="questions per size")
     parser.add_argument("--work", type=Path, help="where to write the larger indexes (a temp dir)")
+    parser.add_argument("--keep", type=Path, help="keep the larger indexes in this folder, and "
+                        "measure those already there instead of writing them again")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args(argv)
 
@@ -218,8 +262,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--sizes must include 1 (the baseline)")
         import tempfile
 
-        with tempfile.TemporaryDirectory(prefix="azsdk-scale-", dir=args.work) as tmp:
-            data = run(args.index, args.questions, args.sizes, args.n, Path(tmp))
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            data = run(args.index, args.questions, args.sizes, args.n, args.keep)
+        else:
+            with tempfile.TemporaryDirectory(prefix="azsdk-scale-", dir=args.work) as tmp:
+                data = run(args.index, args.questions, args.sizes, args.n, Path(tmp))
         if args.json_out:
             args.json_out.parent.mkdir(parents=True, exist_ok=True)
             args.json_out.write_text(json.dumps(data, indent=1), "utf-8")

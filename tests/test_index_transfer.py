@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 
 from azsdk_rag.cli import cli
 from azsdk_rag.errors import StoreError
+from azsdk_rag.evidence import PackageEvidence, evidence_path
 from azsdk_rag.settings import Settings
 from azsdk_rag.store import Point, ServerStore, Store
 from azsdk_rag.store.transfer import export_index, import_index, pull_index
@@ -152,3 +153,56 @@ def test_pull_of_an_empty_server_is_one_sentence(tmp_path: Path) -> None:
         result = cli_run(["--qdrant-url", fake.url, "index", "pull"], tmp_path / "laptop")
     assert result.exit_code == 1 and "azsdk-rag ingest" in result.stderr
     assert not (tmp_path / "laptop" / "AzureSDKs" / "CURRENT").exists()
+
+
+def table_at(settings: Settings) -> PackageEvidence | None:
+    path = evidence_path(settings.qdrant_path, settings.collection)
+    assert path is not None
+    return PackageEvidence.load(path)
+
+
+def test_import_replaces_the_identifier_table_with_the_exported_one(source: Settings,
+                                                                    tmp_path: Path) -> None:
+    exported = PackageEvidence({("python", "pkg-1"): ["BlobServiceClient"],
+                                ("java", "pkg-2"): ["listBlobs"]})
+    exported.hashes = {"python/pkg-1": "abc"}
+    exported.save(evidence_path(source.qdrant_path, source.collection))  # type: ignore[arg-type]
+    archive = tmp_path / "azsdk.index.gz"
+    export_index(source, archive)
+    laptop = Settings(qdrant_path=str(tmp_path / "laptop"))
+    stale = PackageEvidence({("python", "old-package"): ["OldClient"]})
+    stale.save(evidence_path(laptop.qdrant_path, laptop.collection))  # type: ignore[arg-type]
+    import_index(laptop, archive)
+    table = table_at(laptop)
+    assert table is not None
+    assert table.package_keys == {("python", "pkg-1"), ("java", "pkg-2")}
+    assert table.languages_of("listBlobs") == {"java": 1} and not table.packages_of("OldClient")
+    assert table.hashes == {}  # the next ingest reads every README again
+
+
+def test_import_of_an_export_without_a_table_builds_it_from_the_chunks(
+        source: Settings, tmp_path: Path) -> None:
+    archive = tmp_path / "azsdk.index.gz"
+    export_index(source, archive)  # the source has no table file
+    laptop = Settings(qdrant_path=str(tmp_path / "laptop"))
+    PackageEvidence({("python", "old-package"): ["OldClient"]}).save(
+        evidence_path(laptop.qdrant_path, laptop.collection))  # type: ignore[arg-type]
+    import_index(laptop, archive)
+    table = table_at(laptop)
+    assert table is not None and not table.packages_of("OldClient")
+    assert table.package_keys == {("python", "pkg-0"), ("python", "pkg-1"), ("python", "pkg-2"),
+                                  ("java", "pkg-0"), ("java", "pkg-1"), ("java", "pkg-2")}
+
+
+def test_pull_writes_the_identifier_table_from_the_server_chunks(tmp_path: Path) -> None:
+    coded = [Point(p.id, {**p.payload, "page_content": f"Call `client.getWidget{i}()`."},
+                   p.dense, p.sparse) for i, p in enumerate(points(4))]
+    laptop = Settings(qdrant_path=str(tmp_path / "laptop"))
+    PackageEvidence({("python", "old-package"): ["OldClient"]}).save(
+        evidence_path(laptop.qdrant_path, laptop.collection))  # type: ignore[arg-type]
+    with FakeQdrantServer() as fake:
+        ServerStore(fake.backend, laptop).import_points(INFO, coded)
+        pull_index(laptop.model_copy(update={"qdrant_url": fake.url}))
+    table = table_at(laptop)
+    assert table is not None and not table.packages_of("OldClient")
+    assert table.packages_of("getWidget1") == {("python", "pkg-2")}

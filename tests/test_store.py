@@ -302,3 +302,15 @@ def test_a_manifest_is_plain_json_beside_the_shard(index: Settings) -> None:
     version = Path(index.qdrant_path) / "AzureSDKs" / "v1"
     assert sorted(os.listdir(version)) == ["manifest.json", "shard"]
     assert json.loads((version / "manifest.json").read_text())["collection"] == "AzureSDKs"
+
+
+def test_a_version_maps_its_dense_vectors_cold_with_two_search_threads(index: Settings) -> None:
+    """Readers hold the vector pages their searches touch, not the whole matrix, and start no
+    more search threads than a version has segments (see store/edge_requests.py)."""
+    with Store.open(index) as store:
+        write(store, *SOME)
+        assert store.query([1.0, 0.0, 0.0, 1.0], None, ["python"], 2)
+    config = json.loads((Path(index.qdrant_path) / "AzureSDKs" / "v1" / "shard" /
+                         "edge_config.json").read_text())
+    assert config["vectors"][DENSE]["memory"] == "cold"
+    assert config["max_search_threads"] == 2

@@ -1,9 +1,14 @@
 """Index once, read anywhere: export, import, and pull from a server, with vectors (no embedding).
 
 An export is one gzip file of JSON lines: a header (format, schema, the embedder record, counts,
-where the index came from), then one point per line (id, payload, dense and sparse vectors). It
-does not depend on Qdrant Edge's on-disk format, and an import checks every line before the new
-version is switched to: a bad or truncated file leaves the index as it was.
+where the index came from, the identifier table of :mod:`azsdk_rag.evidence` when the index has
+one), then one point per line (id, payload, dense and sparse vectors). It does not depend on
+Qdrant Edge's on-disk format, and an import checks every line before the new version is switched
+to: a bad or truncated file leaves the index as it was.
+
+Import and pull also replace the identifier table beside the embedded index (the export's, else
+one built from the chunks), so the router never reads the table of the index that was there
+before.
 
 >>> export_index(Settings(), Path("azsdk.index.gz"))  # doctest: +SKIP
 """
@@ -18,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EmptyIndexError, StoreError
+from ..evidence import PackageEvidence, evidence_path, from_chunks
 from ..settings import Settings
 from ..types import EmbedderInfo
-from .base import Point, Store
+from .base import LANGUAGE, PACKAGE, Point, Store
 
 FORMAT = "azsdk-rag-index"
 SCHEMA = 1
@@ -28,10 +34,46 @@ SCHEMA = 1
 
 def _header(store: Store, record: EmbedderInfo) -> dict[str, Any]:
     stats = store.stats()
-    return {"format": FORMAT, "schema": SCHEMA, "collection": store.collection,
-            "embeddings": record.to_dict(), "points": stats.get("points", 0),
-            "languages": stats.get("languages", {}), "version": stats.get("version"),
-            "origin": stats.get("origin") or f"{stats.get('backend')} {stats.get('location')}"}
+    header = {"format": FORMAT, "schema": SCHEMA, "collection": store.collection,
+              "embeddings": record.to_dict(), "points": stats.get("points", 0),
+              "languages": stats.get("languages", {}), "version": stats.get("version"),
+              "origin": stats.get("origin") or f"{stats.get('backend')} {stats.get('location')}"}
+    table = _table_of(store.settings)
+    if table:
+        header["evidence"] = table.to_json()
+    return header
+
+
+def _table_of(settings: Settings) -> PackageEvidence | None:
+    """The identifier table beside an embedded index (None on a server or without one)."""
+    path = None if settings.uses_server else evidence_path(settings.qdrant_path,
+                                                           settings.collection)
+    return PackageEvidence.load(path) if path is not None else None
+
+
+def _save_table(store: Store, exported: Any = None) -> None:
+    """Replace the table beside the embedded index ``store``: the exported one when it is
+    valid, else one built from the chunks now in the index. Its README hashes are left out, so
+    the next ingest reads every README for identifiers again."""
+    path = evidence_path(store.settings.qdrant_path, store.collection)
+    if path is None:
+        return
+    table: PackageEvidence | None = None
+    if exported is not None:
+        try:
+            table = PackageEvidence.from_json(exported)
+        except (ValueError, KeyError, TypeError):
+            table = None
+    if table is None:
+        table = from_chunks(((p.payload.get("metadata") or {}).get("language", ""),
+                             (p.payload.get("metadata") or {}).get("package", ""),
+                             str(p.payload.get("page_content", "")))
+                            for p in store.points(["page_content", LANGUAGE, PACKAGE]))
+    table.hashes = {}
+    try:
+        table.save(path)
+    except OSError as exc:
+        raise StoreError(f"Cannot write {path}: {exc.strerror or exc}.") from None
 
 
 def _record_of(store: Store) -> EmbedderInfo:
@@ -147,6 +189,7 @@ def import_index(settings: Settings, source: Path) -> dict[str, Any]:
     info = EmbedderInfo(**header["embeddings"])
     with Store.open(embedded(settings)) as store:
         n = store.import_points(info, points, origin=f"imported from {source.name}")
+        _save_table(store, header.get("evidence"))
         return {"points": n, "version": store.stats().get("version"),
                 "location": store.settings.location}
 
@@ -160,5 +203,6 @@ def pull_index(settings: Settings) -> dict[str, Any]:
         with Store.open(embedded(settings)) as local:
             n = local.import_points(record, server.points(vectors=True, batch=512),
                                     origin=f"pulled from {settings.qdrant_url}")
+            _save_table(local)
             return {"points": n, "version": local.stats().get("version"),
                     "location": local.settings.location}
