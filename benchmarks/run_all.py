@@ -461,7 +461,10 @@ def write_report(out: Path) -> Path:
         f"- Reproduce: `make bench` (this run: {timings.get('total', 0) / 60:.1f} min), or one "
         "part: "
         "`.venv/bin/python -m benchmarks.quality --index PATH` after "
-        "`.venv/bin/python -m benchmarks.speed ingest --index PATH`.", ""]
+        "`.venv/bin/python -m benchmarks.speed ingest --index PATH`.",
+        "- Measurements taken by hand outside this run, to look into a goal or a change, are "
+        "kept with their dates in [NOTES.md](NOTES.md); this report rewrites itself each run.",
+        ""]
     path = out / "REPORT.md"
     path.write_text("\n".join(lines), "utf-8")
     return path
