@@ -6,10 +6,9 @@ reach a hub; without one, fastembed downloads the model by name as usual.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +18,7 @@ from langchain_core.embeddings import Embeddings
 
 from .azure_auth import azure_auth
 from .errors import ConfigError
+from .fastembed_patches import build_model
 from .settings import Settings
 from .types import EmbedderInfo
 
@@ -51,35 +51,6 @@ def _fastembed_kwargs(model_dir: Path | None, model_name: str) -> dict[str, Any]
     return {"specific_model_path": str(path), "local_files_only": True}
 
 
-_SESSION_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _no_spinning() -> Iterator[None]:
-    """ONNX sessions made meanwhile let their idle threads sleep instead of spin-waiting.
-
-    fastembed exposes no session options for it. A spinning thread keeps a core busy after each
-    embedding, exactly when the search runs: route + retrieve p50 51.7 -> 40.8 ms with the same
-    embedding time (22 ms), measured question by question at load 18 on 2 cores.
-    """
-    import onnxruntime as ort
-
-    with _SESSION_LOCK:
-        real = ort.SessionOptions
-
-        def options() -> Any:
-            made = real()
-            made.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            made.add_session_config_entry("session.inter_op.allow_spinning", "0")
-            return made
-
-        ort.SessionOptions = options
-        try:
-            yield
-        finally:
-            ort.SessionOptions = real
-
-
 @lru_cache(maxsize=8)
 def _fastembed_model(kind: str, model_name: str, model_dir: Path | None) -> Any:
     """One fastembed model per (kind, name, folder) and process: ``kind`` is "dense" or
@@ -88,8 +59,7 @@ def _fastembed_model(kind: str, model_name: str, model_dir: Path | None) -> Any:
 
     cls = fastembed.TextEmbedding if kind == "dense" else fastembed.SparseTextEmbedding
     try:
-        with _no_spinning():
-            return cls(model_name, **_fastembed_kwargs(model_dir, model_name))
+        return build_model(cls, model_name, **_fastembed_kwargs(model_dir, model_name))
     except ConfigError:
         raise
     except Exception as exc:
