@@ -171,3 +171,21 @@ def test_a_promise_in_prose_names_javascript_over_a_name_only_java_readmes_show(
 
 def test_a_promise_to_do_something_is_not_javascript() -> None:
     assert route("we promise to upload the blob nightly").languages == ()
+
+
+def test_the_table_keeps_one_string_per_identifier_and_every_package() -> None:
+    from azsdk_rag.evidence import PackageEvidence
+
+    a, b = "".join(["Blob", "ServiceClient"]), "".join(["BlobService", "Client"])
+    assert a is not b
+    table = PackageEvidence({("python", "p1"): [a], ("java", "j1"): [b], ("rust", "r1"): []})
+    first, = table.known("BlobServiceClient")
+    owners = table.packages_of(first)
+    assert owners == {("python", "p1"), ("java", "j1")}
+    assert table.package_keys == {("python", "p1"), ("java", "j1"), ("rust", "r1")}
+    again = PackageEvidence.from_json(table.to_json())
+    assert again.to_json() == table.to_json()
+    assert {row["package"] for row in again.to_json()["packages"]} == {"p1", "j1", "r1"}
+    (p1_id,), (j1_id,) = (again._by_package[("python", "p1")],
+                          again._by_package[("java", "j1")])
+    assert p1_id is j1_id  # one string object, however many READMEs show the name

@@ -20,6 +20,8 @@ def test_the_edge_query_searches_the_dense_graph_wide() -> None:
     assert request is not None
     dense, sparse = request.prefetches
     assert dense.params is not None and dense.params.hnsw_ef == DENSE_EF
+    assert dense.params.quantization is not None
+    assert dense.params.quantization.rescore is False  # the originals stay unread on disk
     assert sparse.params is None or sparse.params.hnsw_ef is None
     assert DENSE_EF > 100  # wider than the graph's ef_construct, Qdrant's default breadth
 

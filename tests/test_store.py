@@ -304,13 +304,16 @@ def test_a_manifest_is_plain_json_beside_the_shard(index: Settings) -> None:
     assert json.loads((version / "manifest.json").read_text())["collection"] == "AzureSDKs"
 
 
-def test_a_version_maps_its_dense_vectors_cold_with_one_search_thread(index: Settings) -> None:
-    """Readers hold the vector pages their searches touch, not the whole matrix, and search
-    with one thread: a version has one segment with points (see store/edge_requests.py)."""
+def test_a_version_maps_its_vectors_cold_searches_int8_copies_on_one_thread(
+        index: Settings) -> None:
+    """Searches read int8 copies kept in memory, the float vectors stay mapped and unread on
+    disk, and one thread searches: a version has one segment with points (edge_requests.py)."""
     with Store.open(index) as store:
         write(store, *SOME)
         assert store.query([1.0, 0.0, 0.0, 1.0], None, ["python"], 2)
     config = json.loads((Path(index.qdrant_path) / "AzureSDKs" / "v1" / "shard" /
                          "edge_config.json").read_text())
     assert config["vectors"][DENSE]["memory"] == "cold"
+    assert config["vectors"][DENSE]["quantization_config"] == {
+        "scalar": {"type": "int8", "quantile": 0.99, "memory": "cached"}}
     assert config["max_search_threads"] == 1

@@ -18,16 +18,26 @@ from .base import DENSE, DENSE_EF, LANGUAGE, RRF_K, SPARSE, Point, Sparse
 # reading process.
 SEARCH_THREADS = 1
 
+# The dense search reads int8 copies of the vectors, kept in memory, and does not rescore with
+# the originals, which stay on disk (Memory.Cold) untouched by searches. At 16x the corpus, with
+# the index's files in the page cache, a reader's RSS after 100 questions went 760 -> 596 MiB
+# (the originals' 218 MiB mapped against 55 MiB of int8 copies) and route + retrieve 2.3x ->
+# 2.1x the embedding; rescoring 2x oversampled candidates mapped the originals again (814 MiB).
+# Quality, brief / real set, MRR: 0.963 / 0.931 with float vectors, 0.960 / 0.932 with int8.
+QUANTIZED = qe.QuantizationSearchParams(rescore=False)
+
 
 def edge_config(info: EmbedderInfo) -> qe.EdgeConfig:
     """The layout of a new version (kept in the shard: readers load it as written).
 
-    The dense vectors are ``Memory.Cold``: mapped, not read in at load, so a process holds the
-    pages its searches touch rather than all of them (at 16x the corpus, 218 MiB of vectors).
+    The dense vectors are ``Memory.Cold``: mapped, not read in at load; searches read their
+    int8 copies (:data:`QUANTIZED`, ``Memory.Cached``: a quarter of the size, read in at load).
     """
     return qe.EdgeConfig(
-        vectors={DENSE: qe.EdgeVectorParams(size=info.dense_dim, distance=qe.Distance.Cosine,
-                                            memory=qe.Memory.Cold)},
+        vectors={DENSE: qe.EdgeVectorParams(
+            size=info.dense_dim, distance=qe.Distance.Cosine, memory=qe.Memory.Cold,
+            quantization_config=qe.ScalarQuantizationConfig(
+                type=qe.ScalarType.Int8, quantile=0.99, memory=qe.Memory.Cached))},
         sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         max_search_threads=SEARCH_THREADS,
         wal_enabled=False,  # with a WAL, a shard is one process's exclusive lock
@@ -59,7 +69,7 @@ def query_request(dense: list[float] | None, sparse: Sparse | None, languages: S
     searches: list[tuple[Any, qe.SearchParams | None]] = []
     if dense is not None:
         searches.append((qe.Query.Nearest(list(dense), using=DENSE),
-                         qe.SearchParams(hnsw_ef=DENSE_EF)))
+                         qe.SearchParams(hnsw_ef=DENSE_EF, quantization=QUANTIZED)))
     if sparse is not None:
         # BM25's IDF over the languages searched, not the whole collection
         params = qe.SearchParams(idf=qe.IdfParams(corpus=flt)) if flt is not None else None
