@@ -75,7 +75,7 @@ def retrieval_step(retriever: Runnable[str, list[Document]]
     """Adds ``"docs"``: the retriever's chunks for the input's ``"query"``, with its ``k`` and
     ``package`` when given to a ``BaseRetriever`` (one that takes no options ignores them;
     any other Runnable gets the query alone)."""
-    return RunnablePassthrough.assign(docs=_docs_of(retriever))
+    return RunnablePassthrough.assign(docs=RetrieverCall(retriever))
 
 
 class RetrieverCall(Runnable[dict[str, Any], list[Document]]):
@@ -104,12 +104,6 @@ class RetrieverCall(Runnable[dict[str, Any], list[Document]]):
     async def ainvoke(self, input: dict[str, Any], config: RunnableConfig | None = None,
                       **kwargs: Any) -> list[Document]:
         return await self.retriever.ainvoke(input["query"], config, **self._options(input))
-
-
-def _docs_of(retriever: Runnable[str, list[Document]]
-             ) -> Runnable[dict[str, Any], list[Document]]:
-    """The retriever's chunks for an input's ``"query"`` (with its ``k`` and ``package``)."""
-    return RetrieverCall(retriever)
 
 
 def context_steps(prompt: ChatPromptTemplate, languages: Sequence[str] = (),
@@ -169,7 +163,7 @@ def retrieval_of(chain: Runnable) -> Runnable[dict[str, Any], list[Document]]:
     ``assign``) runs its one key in a new thread pool per call, which cost 10-25 ms per question
     on a loaded machine (measured: route + retrieve p50 63 -> 39 ms at load 18)."""
     if isinstance(chain, LanguageChain) and chain.retriever is not None:
-        return _docs_of(chain.retriever)
+        return RetrieverCall(chain.retriever)
     first = chain.retrieval if isinstance(chain, LanguageChain) else chain
     return first | RunnableLambda(lambda out: list(out.get("docs") or []), name="docs")
 

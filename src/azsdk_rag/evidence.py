@@ -91,13 +91,12 @@ class PackageEvidence:
         # Only the identifier -> owners side is kept (what routing and ranking read), its
         # identifiers interned: one string for a name every README shows. At 16x the corpus
         # the table went 35.7 -> 13.3 MiB (both sides and a string per occurrence before).
+        packages = packages or {}
         owners: dict[str, set[tuple[str, str]]] = defaultdict(set)
-        keys = []
-        for key, ids in (packages or {}).items():
-            keys.append(key)
+        for key, ids in packages.items():
             for ident in ids:
                 owners[sys.intern(ident)].add(key)
-        self._keys = frozenset(keys)
+        self._keys = frozenset(packages)
         self._owners = {ident: frozenset(keys) for ident, keys in owners.items()}
         self.hashes: dict[str, str] = {}  # README hashes it was built from (ingest's own record)
 

@@ -73,8 +73,8 @@ def embed_focused(embedders: Embedders, text: str, mode: str) -> Query:
     if mode in ("sparse", "hybrid"):
         vec = embedders.sparse.embed_query(sparse_text)
         indices, values = list(vec.indices), [float(v) for v in vec.values]
-        idents = identifiers(sparse_text)
-        if idents and IDENTIFIER_BOOST != 1.0:
+        idents = identifiers(sparse_text) if IDENTIFIER_BOOST != 1.0 else set()
+        if idents:  # read only when the boost is on: every question runs this
             boosted = set(embedders.sparse.embed_query(" ".join(sorted(idents))).indices)
             values = [v * IDENTIFIER_BOOST if i in boosted else v
                       for i, v in zip(indices, values, strict=True)]
